@@ -1,0 +1,432 @@
+"""What every MNIST-family format shares: label names, the id/size sidecar, pixels, and safe export.
+
+Written once here so that ``mnist`` and ``mnist_csv`` (and the synthetic source) cannot drift apart
+the way Datumaro's built-in ``mnist.py`` and ``mnist_csv.py`` did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.errors import DatasetExportError, DatasetImportError, MediaTypeError
+from datumaro.components.exporter import Exporter
+from datumaro.components.media import Image
+from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
+from datumaro.util.os_util import contains_unsafe_path_component
+
+#: Datumaro's "this item has no label" value in MNIST label files.
+NO_LABEL = 255
+#: The classic digit size; the built-in formats assume it when no sidecar says otherwise.
+MNIST_SIDE = 28
+LABELS_FILE = "labels.txt"
+#: Where ``--image-ext`` writes viewable copies of the images: ``images/<subset>/<id><ext>``.
+IMAGES_DIR = "images"
+
+# ITU-R 601-2 luma (what Pillow's "L" conversion uses), in Datumaro's BGR channel order.
+_BGR_LUMA = np.array([0.114, 0.587, 0.299])
+
+
+# --- label names: dataset_meta.json > labels.txt > the digits ------------------------------------------
+
+
+def load_label_names(dataset_dir: str, default: Sequence[str] = tuple("0123456789")) -> List[str]:
+    """The class names of a dataset folder, in label-index order.
+
+    ``dataset_meta.json`` (Datumaro's meta file) wins over ``labels.txt`` (one name per line; a BOM,
+    CRLF line ends and blank lines are tolerated), which wins over *default*.
+    """
+    meta_path = osp.join(dataset_dir, DATASET_META_FILE)
+    if osp.isfile(meta_path):
+        return _names_from_meta_file(meta_path)
+    labels_path = osp.join(dataset_dir, LABELS_FILE)
+    if osp.isfile(labels_path):
+        return _names_from_labels_file(labels_path)
+    return list(default)
+
+
+def _names_from_meta_file(path: str) -> List[str]:
+    try:
+        with open(path, "rb") as f:
+            meta = json.loads(f.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise DatasetImportError(f"{path}: not a valid JSON dataset meta file ({e})") from e
+    if not isinstance(meta, dict):
+        raise DatasetImportError(f"{path}: a dataset meta file must hold a JSON object, not {type(meta).__name__}")
+    names = meta.get("labels")
+    label_map = meta.get("label_map")
+    if names is None and isinstance(label_map, dict):
+        try:
+            names = [label_map[k] for k in sorted(label_map, key=int)]
+        except (TypeError, ValueError) as e:
+            raise DatasetImportError(f"{path}: 'label_map' keys must be label indices ({e})") from e
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DatasetImportError(f"{path}: 'labels' must be a list of strings")
+    _check_unique(path, names)
+    return names
+
+
+def _names_from_labels_file(path: str) -> List[str]:
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DatasetImportError(f"{path}: not UTF-8 text (line {line}, byte {e.start})") from e
+    names = [line.strip() for line in text.splitlines()]
+    names = [n for n in names if n]
+    _check_unique(path, names)
+    return names
+
+
+def _check_unique(path: str, names: Sequence[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DatasetImportError(f"{path}: label '{name}' is listed twice")
+        seen.add(name)
+
+
+def label_categories(names: Iterable[str]) -> Dict[AnnotationType, LabelCategories]:
+    return {AnnotationType.label: LabelCategories.from_iterable(names)}
+
+
+def label_names_of(extractor) -> List[str]:
+    return [c.name for c in extractor.categories().get(AnnotationType.label, LabelCategories())]
+
+
+def save_label_names(save_dir: str, extractor, save_dataset_meta: bool) -> None:
+    """``labels.txt`` always (the formats' own way to name classes); ``dataset_meta.json`` on request."""
+    with open(osp.join(save_dir, LABELS_FILE), "w", encoding="utf-8") as f:
+        f.writelines(name + "\n" for name in label_names_of(extractor))
+    if save_dataset_meta:
+        save_meta_file(save_dir, extractor.categories())
+
+
+# --- the sidecar: item ids and image sizes that the data files cannot hold --------------------------------
+
+
+@dataclass
+class Sidecar:
+    """Per-item ids and image sizes, in the layout of Datumaro's built-in MNIST sidecars.
+
+    Rows are ``[id]``, ``[h, w]`` or ``[id, h, w]``; a size of 0×0 means "no image".
+    """
+
+    ids: Optional[List[str]] = None
+    sizes: Optional[List[Tuple[int, int]]] = None
+
+    def __bool__(self) -> bool:
+        return self.ids is not None or self.sizes is not None
+
+    def rows(self) -> List[List[str]]:
+        count = len(self.ids if self.ids is not None else self.sizes)
+        columns = []
+        if self.ids is not None:
+            columns.append(self.ids)
+        if self.sizes is not None:
+            columns.append([str(h) for h, _ in self.sizes])
+            columns.append([str(w) for _, w in self.sizes])
+        return [[column[i] for column in columns] for i in range(count)]
+
+    @classmethod
+    def from_rows(cls, path: str, rows: Sequence[Sequence[str]]) -> "Sidecar":
+        widths = {len(row) for row in rows}
+        if len(widths) > 1 or (widths and widths.pop() not in (1, 2, 3)):
+            raise DatasetImportError(f"{path}: sidecar rows must all be [id], [h, w] or [id, h, w]")
+        if not rows:
+            return cls()
+        width = len(rows[0])
+        ids = [str(row[0]) for row in rows] if width in (1, 3) else None
+        sizes = None
+        if width >= 2:
+            try:
+                sizes = [(int(row[-2]), int(row[-1])) for row in rows]
+            except ValueError as e:
+                raise DatasetImportError(f"{path}: sidecar image size is not a number ({e})") from e
+            for line, (h, w) in enumerate(sizes, 1):
+                if h < 0 or w < 0 or (h == 0) != (w == 0):
+                    raise DatasetImportError(f"{path}: row {line}: bad image size {h}x{w}")
+        if ids is not None:
+            for line, item_id in enumerate(ids, 1):
+                check_item_id(path, item_id, f"row {line}")
+            duplicates = len(ids) - len(set(ids))
+            if duplicates:
+                raise DatasetImportError(f"{path}: {duplicates} item ids appear more than once")
+        return cls(ids=ids, sizes=sizes)
+
+
+def unsafe_id_reason(item_id: str) -> Optional[str]:
+    """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
+    normalized = item_id.replace("\\", "/")
+    if not item_id:
+        return "is empty"
+    if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
+        return "is an absolute path"
+    if contains_unsafe_path_component(normalized):
+        return "contains '..' and would escape the dataset folder"
+    return None
+
+
+def check_item_id(path: str, item_id: str, where: str) -> None:
+    reason = unsafe_id_reason(item_id)
+    if reason:
+        raise DatasetImportError(f"{path}: {where}: item id {item_id!r} {reason}")
+
+
+class SidecarCollector:
+    """Gathers ids and sizes during an export; keeps only what the data files cannot say themselves."""
+
+    def __init__(self) -> None:
+        self.ids: List[str] = []
+        self.sizes: List[Tuple[int, int]] = []
+
+    def add(self, item_id: str, size: Tuple[int, int]) -> None:
+        self.ids.append(item_id)
+        self.sizes.append(size)
+
+    @property
+    def uniform_size(self) -> Optional[Tuple[int, int]]:
+        """The one image size of the subset, if all its items have an image of the same size."""
+        sizes = set(self.sizes)
+        if len(sizes) == 1 and (0, 0) not in sizes:
+            return sizes.pop()
+        return None
+
+    def sidecar(self, has_images: bool) -> Sidecar:
+        ids = self.ids if any(i != str(n) for n, i in enumerate(self.ids)) else None
+        sizes = self.sizes if has_images and self.uniform_size is None else None
+        return Sidecar(ids=ids, sizes=sizes)
+
+
+# --- pixels --------------------------------------------------------------------------------------------
+
+
+def to_gray_uint8(data: np.ndarray, describe: Callable[[], str]) -> np.ndarray:
+    """An item's image as a 2-D uint8 array: what MNIST files can hold.
+
+    uint8 single-channel passes through untouched; other dtypes are converted (rounded) when every
+    value fits 0..255; 3- and 4-channel images (BGR/BGRA, as Datumaro holds them) become grayscale
+    with ITU-R 601-2 luma weights.
+    """
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
+    elif data.ndim == 3 and data.shape[2] in (3, 4):
+        data = data[:, :, :3] @ _BGR_LUMA
+        data = np.clip(np.rint(data), 0, 255).astype(np.uint8)
+    elif data.ndim != 2:
+        raise DatasetExportError(f"{describe()}: image of shape {data.shape} is not grayscale, BGR or BGRA")
+    if data.dtype == np.uint8:
+        return data
+    if data.dtype == np.bool_:
+        return data.astype(np.uint8) * 255
+    if data.size and not (np.isfinite(data).all() and data.min() >= 0 and data.max() <= 255):
+        raise DatasetExportError(
+            f"{describe()}: {data.dtype} pixel values span {data.min()}..{data.max()}; MNIST holds 0..255"
+        )
+    return np.rint(data).astype(np.uint8) if data.dtype.kind == "f" else data.astype(np.uint8)
+
+
+def item_label(item: DatasetItem, label_count: int, describe: Callable[[], str]) -> int:
+    """The item's class index (its first Label), or NO_LABEL."""
+    for ann in item.annotations:
+        if ann.type == AnnotationType.label:
+            if not 0 <= ann.label < label_count:
+                raise DatasetExportError(f"{describe()}: label {ann.label} is not one of the {label_count} categories")
+            return ann.label
+    return NO_LABEL
+
+
+def make_item(
+    item_id: str, subset: str, label: int, image: Optional[Image], attributes: Optional[dict] = None
+) -> DatasetItem:
+    annotations = [Label(int(label))] if label != NO_LABEL else []
+    return DatasetItem(id=item_id, subset=subset, media=image, annotations=annotations, attributes=attributes or {})
+
+
+# --- viewable image files (--image-ext) ----------------------------------------------------------------
+
+
+def pillow_format_for(ext: str) -> str:
+    """The Pillow format that writes *ext* files, or a clear error before anything is written."""
+    from PIL import Image as PILImage
+
+    PILImage.init()
+    ext = ext if ext.startswith(".") else "." + ext
+    fmt = PILImage.registered_extensions().get(ext.lower())
+    if fmt is None or fmt not in PILImage.SAVE:
+        writable = sorted(e for e, f in PILImage.registered_extensions().items() if f in PILImage.SAVE)
+        raise DatasetExportError(f"image extension '{ext}' is not one Pillow can write (try one of {', '.join(writable)})")
+    return fmt
+
+
+def image_files_by_id(folder: str) -> Dict[str, str]:
+    """``images/<subset>/`` files by item id (the path below the folder, without its extension)."""
+    found = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = osp.join(root, name)
+            item_id = osp.splitext(osp.relpath(path, folder))[0].replace(os.sep, "/")
+            found.setdefault(item_id, path)
+    return found
+
+
+class ImageFileWriter:
+    """Writes ``images/<subset>/<id><ext>`` with Pillow so a person can look at the data."""
+
+    def __init__(self, save_dir: str, ext: str) -> None:
+        self.ext = ext if ext.startswith(".") else "." + ext
+        self.format = pillow_format_for(self.ext)
+        self.save_dir = save_dir
+
+    def write(self, subset: str, item_id: str, pixels: np.ndarray) -> None:
+        from PIL import Image as PILImage
+
+        path = osp.join(self.save_dir, IMAGES_DIR, subset, item_id + self.ext)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        PILImage.fromarray(np.ascontiguousarray(pixels), mode="L").save(path, format=self.format)
+
+
+# --- exports that replace a folder only when they succeed ----------------------------------------------
+
+_STAGING_PREFIX = ".datumaro-mnist-export-"
+
+
+@contextmanager
+def staged_export(save_dir: str, owns: Callable[[str], bool]) -> Iterator[str]:
+    """Yield an empty staging folder beside *save_dir*; on success, move its contents into *save_dir*.
+
+    Until every file is written, *save_dir* is untouched: a failure (an unreadable image, a full
+    disk, a killed process) leaves it exactly as it was. On success, top-level entries that *owns*
+    recognizes as this format's but that the new export did not write (a subset that is gone) are
+    removed, and stale staging folders of killed exports are cleaned up.
+    """
+    save_dir = osp.abspath(save_dir)
+    parent = osp.dirname(save_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX + osp.basename(save_dir) + "-", dir=parent)
+    try:
+        yield staging
+        _commit(staging, save_dir, owns)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_staging(parent, osp.basename(save_dir))
+
+
+def _commit(staging: str, save_dir: str, owns: Callable[[str], bool]) -> None:
+    if not osp.isdir(save_dir) or not os.listdir(save_dir):
+        if osp.isdir(save_dir):
+            os.rmdir(save_dir)
+        os.replace(staging, save_dir)
+        os.makedirs(staging)  # the caller's cleanup expects it
+        return
+    written = set(os.listdir(staging))
+    trash = osp.join(staging, ".replaced-" + uuid.uuid4().hex)
+    os.makedirs(trash)
+    for name in sorted(os.listdir(save_dir)):
+        if name in written or owns(name):
+            os.replace(osp.join(save_dir, name), osp.join(trash, name))
+    for name in written:
+        os.replace(osp.join(staging, name), osp.join(save_dir, name))
+
+
+def _remove_stale_staging(parent: str, base: str) -> None:
+    for name in os.listdir(parent):
+        if name.startswith(_STAGING_PREFIX + base + "-"):
+            shutil.rmtree(osp.join(parent, name), ignore_errors=True)
+
+
+# --- the exporter skeleton both file formats share -------------------------------------------------------
+
+
+class SubsetWriter:
+    """Receives one subset's labels and pixels in item order; a format writes its files from them."""
+
+    def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def finish(self, collector: SidecarCollector) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release temporary resources, whether or not finish() ran."""
+
+
+class DigitsExporter(Exporter):
+    """Export plumbing shared by formats storing one label and one grayscale image per item.
+
+    Subclasses say how to write a subset (``open_subset``) and which top-level files are theirs
+    (``owns``). Items stream through: memory holds a subset's labels, ids and sizes, not its images.
+    """
+
+    DEFAULT_IMAGE_EXT = ".png"
+
+    @property
+    def can_stream(self) -> bool:
+        return True
+
+    def open_subset(self, staging: str, subset: str) -> SubsetWriter:
+        raise NotImplementedError
+
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        raise NotImplementedError
+
+    def _apply_impl(self) -> None:
+        media_type = self._extractor.media_type()
+        if media_type and not issubclass(media_type, Image):
+            raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
+        image_files = None
+        if self._image_ext and self._save_media:
+            pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
+        label_count = len(label_names_of(self._extractor))
+
+        with staged_export(self._save_dir, self.owns) as staging:
+            if self._image_ext and self._save_media:
+                image_files = ImageFileWriter(staging, self._image_ext)
+            for subset_name, subset in self._extractor.subsets().items():
+                self._export_subset(staging, subset_name, subset, label_count, image_files)
+            save_label_names(staging, self._extractor, self._save_dataset_meta)
+
+    def _export_subset(self, staging, subset_name, subset, label_count, image_files) -> None:
+        writer = self.open_subset(staging, subset_name)
+        collector = SidecarCollector()
+        try:
+            for item in subset:
+                describe = lambda: f"item '{item.id}' of subset '{subset_name}'"  # noqa: E731
+                check_export_id(item.id, describe)
+                label = item_label(item, label_count, describe)
+                pixels = None
+                if self._save_media and isinstance(item.media, Image) and item.media.has_data:
+                    try:
+                        data = item.media.data
+                    except Exception as e:
+                        raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
+                    if data is not None:
+                        pixels = to_gray_uint8(data, describe)
+                writer.add(label, pixels)
+                collector.add(item.id, pixels.shape if pixels is not None else (0, 0))
+                if image_files is not None and pixels is not None:
+                    image_files.write(subset_name, item.id, pixels)
+            writer.finish(collector)
+        finally:
+            writer.close()
+
+
+def check_export_id(item_id: str, describe: Callable[[], str]) -> None:
+    reason = unsafe_id_reason(item_id)
+    if reason:
+        raise DatasetExportError(f"{describe()}: its id {reason}")
