@@ -23,7 +23,7 @@ from datumaro.components.annotation import AnnotationType, Label, LabelCategorie
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatasetImportError, MediaTypeError
 from datumaro.components.exporter import Exporter
-from datumaro.components.media import Image
+from datumaro.components.media import FromDataMixin, Image, ImageFromNumpy
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 from datumaro.util.os_util import contains_unsafe_path_component
 
@@ -240,12 +240,28 @@ def to_gray_uint8(data: np.ndarray, describe: Callable[[], str]) -> np.ndarray:
     return np.rint(data).astype(np.uint8) if data.dtype.kind == "f" else data.astype(np.uint8)
 
 
+def raw_pixels(image: Image) -> Optional[np.ndarray]:
+    """An image's pixels as the dataset holds them.
+
+    Datumaro's ``ImageFromNumpy.data`` silently clips any dtype to uint8 0..255; we read the array
+    underneath so that out-of-range values are reported instead of being clipped away.
+    """
+    if isinstance(image, ImageFromNumpy):
+        return FromDataMixin.data.fget(image)
+    return image.data
+
+
 def item_label(item: DatasetItem, label_count: int, describe: Callable[[], str]) -> int:
     """The item's class index (its first Label), or NO_LABEL."""
     for ann in item.annotations:
         if ann.type == AnnotationType.label:
             if not 0 <= ann.label < label_count:
                 raise DatasetExportError(f"{describe()}: label {ann.label} is not one of the {label_count} categories")
+            if ann.label >= NO_LABEL:
+                raise DatasetExportError(
+                    f"{describe()}: label index {ann.label} does not fit: MNIST files hold class indices 0..254 "
+                    f"({NO_LABEL} means 'no label')"
+                )
             return ann.label
     return NO_LABEL
 
@@ -412,7 +428,7 @@ class DigitsExporter(Exporter):
                 pixels = None
                 if self._save_media and isinstance(item.media, Image) and item.media.has_data:
                     try:
-                        data = item.media.data
+                        data = raw_pixels(item.media)
                     except Exception as e:
                         raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
                     if data is not None:

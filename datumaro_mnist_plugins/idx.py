@@ -108,6 +108,19 @@ def parse_header(path: str, head: bytes) -> Tuple[np.dtype, Tuple[int, ...], int
     return dtype, shape, header_size
 
 
+def read_header(path: str) -> Tuple[np.dtype, Tuple[int, ...]]:
+    """The dtype and shape an IDX file declares, reading only its header."""
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(4)
+            if len(head) == 4:
+                head += stream.read(4 * head[3])
+    except _DECOMPRESSION_ERRORS as e:
+        raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", 0) from e
+    dtype, shape, _ = parse_header(path, head)
+    return dtype, shape
+
+
 def payload_size(dtype: np.dtype, shape: Sequence[int]) -> int:
     """Bytes of data an IDX header promises (Python ints: no overflow for absurd headers)."""
     count = 1

@@ -107,24 +107,27 @@ def _import_error(error: idx.IdxFormatError) -> DatasetImportError:
 
 
 def read_sidecar(path: str, count: int) -> Sidecar:
-    """Read ``<subset>-meta.gz``: a gzipped flat array of fixed-width UTF-32 strings, one row per item."""
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read(count * 3 * 4 * 4096 + 1)  # more than any legitimate sidecar of *count* rows
-    except (OSError, EOFError) as e:
-        raise DatasetImportError(f"{path}: sidecar is not a readable gzip file ({e})") from e
-    row_bytes = [cols * _SIDECAR_CHARS * 4 for cols in (1, 2, 3)]
+    """Read ``<subset>-meta.gz``: a gzipped flat array of fixed-width UTF-32 strings, one row per item.
+
+    The built-in writes 32-character cells. Longer ids need wider cells, and the file does not say
+    how wide, so we write those with a prime cell width: a row of 1, 2 or 3 cells of prime width p
+    is p, 2p or 3p characters, which no 32-character layout (a multiple of 32) and no other
+    column count can produce. See :func:`write_sidecar`.
+    """
     if count == 0:
         return Sidecar()
-    if len(raw) % count:
-        raise DatasetImportError(f"{path}: sidecar size {len(raw)} bytes does not divide into {count} items")
-    per_row = len(raw) // count
-    if per_row in row_bytes:
-        chars, cols = _SIDECAR_CHARS, row_bytes.index(per_row) + 1
-    elif per_row % 12 == 0:  # ours, with ids longer than the built-in's 32 characters: [id, h, w]
-        chars, cols = per_row // 12, 3
-    else:
-        raise DatasetImportError(f"{path}: sidecar rows of {per_row} bytes are not [id], [h, w] or [id, h, w]")
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read(count * 3 * 4 * 4099 + 1)  # more than any sidecar of *count* rows we read
+    except (OSError, EOFError) as e:
+        raise DatasetImportError(f"{path}: sidecar is not a readable gzip file ({e})") from e
+    if len(raw) % (count * 4):
+        raise DatasetImportError(f"{path}: sidecar size {len(raw)} bytes does not divide into {count} rows")
+    row_chars = len(raw) // (count * 4)
+    layout = _sidecar_layout(row_chars)
+    if layout is None:
+        raise DatasetImportError(f"{path}: sidecar rows of {row_chars} characters are not [id], [h, w] or [id, h, w]")
+    chars, cols = layout
     try:
         cells = np.frombuffer(raw, dtype=f"<U{chars}").reshape(count, cols)
     except (ValueError, UnicodeDecodeError) as e:
@@ -132,12 +135,28 @@ def read_sidecar(path: str, count: int) -> Sidecar:
     return Sidecar.from_rows(path, cells.tolist())
 
 
+def _sidecar_layout(row_chars: int) -> Optional[tuple]:
+    """(cell width, column count) of sidecar rows *row_chars* characters long."""
+    if row_chars in (_SIDECAR_CHARS, 2 * _SIDECAR_CHARS, 3 * _SIDECAR_CHARS):
+        return _SIDECAR_CHARS, row_chars // _SIDECAR_CHARS
+    for cols in (1, 2, 3):
+        if row_chars % cols == 0 and _is_prime(row_chars // cols) and row_chars // cols > _SIDECAR_CHARS:
+            return row_chars // cols, cols
+    return None
+
+
+def _is_prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
 def write_sidecar(path: str, sidecar: Sidecar) -> None:
     rows = sidecar.rows()
-    longest = max((len(cell) for row in rows for cell in row), default=0)
-    if longest > _SIDECAR_CHARS and sidecar.sizes is None:
-        rows = [row + ["0", "0"] for row in rows]  # widen to [id, h, w] so the reader can tell the width
-    chars = max(longest, _SIDECAR_CHARS)
+    chars = max((len(cell) for row in rows for cell in row), default=0)
+    if chars <= _SIDECAR_CHARS:
+        chars = _SIDECAR_CHARS  # the built-in's layout, which it can read too
+    else:
+        while not _is_prime(chars):
+            chars += 1
     with gzip.GzipFile(path, "wb", mtime=0) as f:
         f.write(np.array(rows, dtype=f"<U{chars}").tobytes())
 
@@ -185,11 +204,10 @@ class MnistBase(SubsetBase):
 
     @staticmethod
     def _header_count(path: str) -> int:
-        with idx.open_binary(path) as f:
-            try:
-                return idx.parse_header(path, f.read(8))[1][0]
-            except (idx.IdxFormatError, IndexError) as e:
-                raise DatasetImportError(f"{path}: not an IDX images file ({e})") from e
+        try:
+            return idx.read_header(path)[1][0]
+        except (idx.IdxFormatError, IndexError) as e:
+            raise DatasetImportError(f"{path}: not an IDX images file ({e})") from e
 
     @staticmethod
     def _read_labels(path: Optional[str]) -> Optional[np.ndarray]:
@@ -210,7 +228,9 @@ class MnistBase(SubsetBase):
         sizes = self._sidecar.sizes
         try:
             if sizes is None:
-                images = idx.read_idx(files.images)
+                images = idx.read_idx(files.images, flat_count=self._builtin_pixel_count(files.images, count))
+                if images.ndim == 1:
+                    images = images.reshape(count, *idx.read_header(files.images)[1][1:])
             else:
                 offsets = np.concatenate([[0], np.cumsum([h * w for h, w in sizes], dtype=np.int64)])
                 images = idx.read_idx(files.images, flat_count=int(offsets[-1]))
@@ -229,6 +249,19 @@ class MnistBase(SubsetBase):
         if count is not None and len(sizes) != count:
             raise DatasetImportError(f"{files.sidecar}: {len(sizes)} sizes for {count} items")
         return images, offsets
+
+    @staticmethod
+    def _builtin_pixel_count(path: str, count: Optional[int]) -> Optional[int]:
+        """Datumaro's built-in exporter writes the pixel count where IDX wants the image count.
+
+        Such a file (N*H*W, H, W with N labels) is read as the N images it holds.
+        """
+        if count is None:
+            return None
+        _, shape = idx.read_header(path)
+        if len(shape) == 3 and shape[0] != count and shape[0] == count * shape[1] * shape[2]:
+            return shape[0]
+        return None
 
     def _check_labels(self, path: str) -> None:
         label_count = len(self._categories[AnnotationType.label])
@@ -335,10 +368,6 @@ class _IdxSubsetWriter(SubsetWriter):
         self._pixels_written = 0
 
     def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
-        if label > 254:
-            raise DatasetExportError(
-                f"subset '{self._subset}': label index {label} does not fit an idx1-ubyte labels file (0..254)"
-            )
         self._labels.append(label)
         if pixels is not None:
             self._payload.write(memoryview(np.ascontiguousarray(pixels)).cast("B"))

@@ -1,0 +1,78 @@
+"""Shared fixtures: the real digits in ../shared/data (skipped when absent) and small helpers."""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+from typing import List
+
+import numpy as np
+import pytest
+
+SHARED_DATA = osp.normpath(osp.join(osp.dirname(__file__), "..", "..", "shared", "data"))
+MNIST_DEV = osp.join(SHARED_DATA, "mnist-dev")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> str:
+    """The real-data folder; tests that need it skip when a user's clone doesn't have it."""
+    if not osp.isfile(osp.join(MNIST_DEV, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_test_digits(shared_data, tmp_path_factory) -> str:
+    """A folder with only the 5,000 real test digits and their labels (no labels-only train subset)."""
+    folder = tmp_path_factory.mktemp("real-test")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(osp.join(shared_data, "mnist-dev", name), folder / name)
+    return str(folder)
+
+
+def datum_command() -> List[str]:
+    """The installed `datum` CLI of this interpreter's environment."""
+    exe = osp.join(osp.dirname(sys.executable), "datum")
+    return [exe] if osp.exists(exe) else [sys.executable, "-m", "datumaro"]
+
+
+def run_datum(*args: str, cwd=None, env=None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        datum_command() + list(args), capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"datum {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def items_by_key(dataset):
+    return {(item.subset, item.id): item for item in dataset}
+
+
+def assert_same_items(expected, actual, *, require_media: bool = True) -> None:
+    """Item-by-item comparison: ids, subsets, labels, and pixel values (any dtype, same values)."""
+    left, right = items_by_key(expected), items_by_key(actual)
+    assert sorted(left) == sorted(right)
+    for key, a in left.items():
+        b = right[key]
+        labels_a = [ann.label for ann in a.annotations]
+        labels_b = [ann.label for ann in b.annotations]
+        assert labels_a == labels_b, key
+        if require_media:
+            assert (a.media is None) == (b.media is None), key
+            if a.media is not None:
+                assert np.array_equal(np.asarray(a.media.data), np.asarray(b.media.data)), key
+    names = lambda d: [c.name for c in d.categories()[next(iter(d.categories()))]] if d.categories() else []  # noqa: E731
+    assert names(expected) == names(actual)
+
+
+def error_text(error: BaseException) -> str:
+    """The messages of an error and its causes: Datumaro wraps importer errors in a generic one."""
+    parts = []
+    while error is not None and len(parts) < 10:
+        parts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(parts)
