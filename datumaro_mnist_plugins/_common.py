@@ -420,8 +420,9 @@ class DigitsExporter(Exporter):
     def _export_subset(self, staging, subset_name, subset, label_count, image_files) -> None:
         writer = self.open_subset(staging, subset_name)
         collector = SidecarCollector()
+        progress = self._ctx.progress_reporter
         try:
-            for item in subset:
+            for item in progress.iter(subset, desc=f"Exporting '{subset_name}'"):
                 describe = lambda: f"item '{item.id}' of subset '{subset_name}'"  # noqa: E731
                 check_export_id(item.id, describe)
                 label = item_label(item, label_count, describe)
