@@ -1,0 +1,7 @@
+"""``python -m datumaro_mnist_plugins preview ...``: see :mod:`.preview`."""
+
+import sys
+
+from .preview import main
+
+sys.exit(main())
