@@ -11,7 +11,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,7 +61,8 @@ def _names_from_meta_file(path: str) -> List[str]:
         with open(path, "rb") as f:
             meta = json.loads(f.read().decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise DatasetImportError(f"{path}: not a valid JSON dataset meta file ({e})") from e
+        # `from None`: Datumaro's import_from reports an error's cause *instead of* the error, losing our message
+        raise DatasetImportError(f"{path}: not a valid JSON dataset meta file ({e})") from None
     if not isinstance(meta, dict):
         raise DatasetImportError(f"{path}: a dataset meta file must hold a JSON object, not {type(meta).__name__}")
     names = meta.get("labels")
@@ -71,7 +71,7 @@ def _names_from_meta_file(path: str) -> List[str]:
         try:
             names = [label_map[k] for k in sorted(label_map, key=int)]
         except (TypeError, ValueError) as e:
-            raise DatasetImportError(f"{path}: 'label_map' keys must be label indices ({e})") from e
+            raise DatasetImportError(f"{path}: 'label_map' keys must be label indices ({e})") from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise DatasetImportError(f"{path}: 'labels' must be a list of strings")
     _check_unique(path, names)
@@ -85,7 +85,7 @@ def _names_from_labels_file(path: str) -> List[str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise DatasetImportError(f"{path}: not UTF-8 text (line {line}, byte {e.start})") from e
+        raise DatasetImportError(f"{path}: not UTF-8 text (line {line}, byte {e.start})") from None
     names = [line.strip() for line in text.splitlines()]
     names = [n for n in names if n]
     _check_unique(path, names)
@@ -156,9 +156,9 @@ class Sidecar:
             try:
                 sizes = [(int(row[-2]), int(row[-1])) for row in rows]
             except ValueError as e:
-                raise DatasetImportError(f"{path}: sidecar image size is not a number ({e})") from e
+                raise DatasetImportError(f"{path}: sidecar image size is not a number ({e})") from None
             for line, (h, w) in enumerate(sizes, 1):
-                if h < 0 or w < 0 or (h == 0) != (w == 0):
+                if not (0 <= h < 2**32 and 0 <= w < 2**32) or (h == 0) != (w == 0):
                     raise DatasetImportError(f"{path}: row {line}: bad image size {h}x{w}")
         if ids is not None:
             for line, item_id in enumerate(ids, 1):
@@ -266,10 +266,20 @@ def item_label(item: DatasetItem, label_count: int, describe: Callable[[], str])
     return NO_LABEL
 
 
+def label_attributes(item: DatasetItem) -> dict:
+    """The attributes of the item's first Label (the one item_label() exports), or {}."""
+    return next((ann.attributes for ann in item.annotations if ann.type == AnnotationType.label), {})
+
+
 def make_item(
-    item_id: str, subset: str, label: int, image: Optional[Image], attributes: Optional[dict] = None
+    item_id: str,
+    subset: str,
+    label: int,
+    image: Optional[Image],
+    attributes: Optional[dict] = None,
+    label_attributes: Optional[dict] = None,
 ) -> DatasetItem:
-    annotations = [Label(int(label))] if label != NO_LABEL else []
+    annotations = [Label(int(label), attributes=label_attributes or {})] if label != NO_LABEL else []
     return DatasetItem(id=item_id, subset=subset, media=image, annotations=annotations, attributes=attributes or {})
 
 
@@ -333,7 +343,8 @@ def staged_export(save_dir: str, owns: Callable[[str], bool]) -> Iterator[str]:
     save_dir = osp.abspath(save_dir)
     parent = osp.dirname(save_dir)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX + osp.basename(save_dir) + "-", dir=parent)
+    staging = osp.join(parent, f"{_STAGING_PREFIX}{osp.basename(save_dir)}-{uuid.uuid4().hex}")
+    os.mkdir(staging)  # not mkdtemp: its 0700 mode would become the new dataset folder's
     try:
         yield staging
         _commit(staging, save_dir, owns)
@@ -360,8 +371,10 @@ def _commit(staging: str, save_dir: str, owns: Callable[[str], bool]) -> None:
 
 
 def _remove_stale_staging(parent: str, base: str) -> None:
+    # exactly <prefix><base>-<uuid>: the staging folder of an export to "<base>-2" is not ours to remove
+    stale = re.compile(re.escape(_STAGING_PREFIX + base) + r"-[0-9a-f]{32}")
     for name in os.listdir(parent):
-        if name.startswith(_STAGING_PREFIX + base + "-"):
+        if stale.fullmatch(name):
             shutil.rmtree(osp.join(parent, name), ignore_errors=True)
 
 
@@ -373,6 +386,12 @@ class SubsetWriter:
 
     def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
         raise NotImplementedError
+
+    def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
+        """Called right after each add() with the attributes of the item's Label ({} if none).
+
+        Most formats store no attributes; ``mnist`` writes QMNIST's extended labels from them.
+        """
 
     def finish(self, collector: SidecarCollector) -> None:
         raise NotImplementedError
@@ -410,12 +429,15 @@ class DigitsExporter(Exporter):
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
         label_count = len(label_names_of(self._extractor))
 
-        with staged_export(self._save_dir, self.owns) as staging:
-            if self._image_ext and self._save_media:
-                image_files = ImageFileWriter(staging, self._image_ext)
-            for subset_name, subset in self._extractor.subsets().items():
-                self._export_subset(staging, subset_name, subset, label_count, image_files)
-            save_label_names(staging, self._extractor, self._save_dataset_meta)
+        try:
+            with staged_export(self._save_dir, self.owns) as staging:
+                if self._image_ext and self._save_media:
+                    image_files = ImageFileWriter(staging, self._image_ext)
+                for subset_name, subset in self._extractor.subsets().items():
+                    self._export_subset(staging, subset_name, subset, label_count, image_files)
+                save_label_names(staging, self._extractor, self._save_dataset_meta)
+        except OSError as e:  # a full disk, a read-only folder: say where, not only errno
+            raise DatasetExportError(f"export to '{self._save_dir}' failed: {e}") from e
 
     def _export_subset(self, staging, subset_name, subset, label_count, image_files) -> None:
         writer = self.open_subset(staging, subset_name)
@@ -435,6 +457,7 @@ class DigitsExporter(Exporter):
                     if data is not None:
                         pixels = to_gray_uint8(data, describe)
                 writer.add(label, pixels)
+                writer.add_label_attributes(label_attributes(item), describe)
                 collector.add(item.id, pixels.shape if pixels is not None else (0, 0))
                 if image_files is not None and pixels is not None:
                     image_files.write(subset_name, item.id, pixels)

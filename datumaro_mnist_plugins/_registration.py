@@ -24,6 +24,12 @@ PLUGINS = (
     ("mnist", "DatasetBase", "datumaro_mnist_plugins.mnist.MnistBase", None),
     ("mnist", "Importer", "datumaro_mnist_plugins.mnist.MnistImporter", [".gz", ".xz", ".bz2", ""]),
     ("mnist", "Exporter", "datumaro_mnist_plugins.mnist.MnistExporter", None),
+    ("mnist_csv", "DatasetBase", "datumaro_mnist_plugins.mnist_csv.MnistCsvBase", None),
+    ("mnist_csv", "Importer", "datumaro_mnist_plugins.mnist_csv.MnistCsvImporter", [".csv"]),
+    ("mnist_csv", "Exporter", "datumaro_mnist_plugins.mnist_csv.MnistCsvExporter", None),
+    ("mnist_synthetic", "DatasetBase", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticBase", None),
+    ("mnist_synthetic", "Importer", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticImporter", [".yaml", ".yml", ".json"]),
+    ("mnist_synthetic", "DatasetGenerator", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticGenerator", None),
 )
 FORMAT_NAMES = frozenset(name for name, *_ in PLUGINS)
 

@@ -2,33 +2,55 @@
 
     <subset>-images-idx3-ubyte[.gz|.xz|.bz2]   N x H x W uint8 pixels
     <subset>-labels-idx1-ubyte[.gz|.xz|.bz2]   N labels (255 = no label)
+    <subset>-labels-idx2-int[.gz|.xz|.bz2]     QMNIST's N x 8 int32 extended labels (preferred if present)
     <subset>-meta.gz                          optional sidecar: item ids and/or per-item sizes
     labels.txt / dataset_meta.json            class names
 
 ``t10k`` is the subset ``test``. Either file may be missing: labels without images give items without
 media, images without labels give items without annotations. Images are views of one array (a raw file
 is memory-mapped), so import is as cheap as building the items, and streaming keeps memory flat.
+A file held both raw and compressed (torchvision keeps both) is read once, raw.
+
+The whole MNIST family opens (the differences are tables in ``_family.py``): Fashion-MNIST and KMNIST
+(MNIST's file names; class names from the files above, ``kmnist_classmap.csv`` or torchvision's folder
+name), EMNIST (``emnist-<split>-<subset>-...``, transposed images read upright, class names from
+``emnist-<split>-mapping.txt``) and QMNIST (``qmnist-<subset>-...``, ``xnist-...``; the extended
+label columns become attributes of the item's Label, named in ``QMNIST_COLUMNS``).
+
+Where the importer looks: the given folder and its subfolders up to 3 levels deep, every folder holding
+IDX files, but not below such a folder. One dataset folder keeps its subset names (``train``, ``test``).
+Several (torchvision's ``root/MNIST/raw``, ``root/FashionMNIST/raw``...) become one dataset whose subset
+names are prefixed by the dataset folder (``MNIST-train``, ``FashionMNIST-test``) and whose categories
+are every folder's class names, each name once (the digits of MNIST and QMNIST are the same classes).
+
+EMNIST ships six splits in one folder, different classes over mostly the same images: one import reads
+one split, chosen with the import option ``split`` (``Dataset.import_from(path, "mnist", split="letters")``);
+a folder of several splits without it is an error listing them. The exporter writes the classic upright
+layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes.
 """
 
 from __future__ import annotations
 
+import array
 import gzip
 import os
 import os.path as osp
 import re
 import tempfile
+import zlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.dataset_base import DatasetItem, SubsetBase
 from datumaro.components.errors import DatasetExportError, DatasetImportError, InvalidAnnotationError
+from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from . import idx
+from . import _family, idx
 from ._common import (
     IMAGES_DIR,
     MNIST_SIDE,
@@ -39,7 +61,6 @@ from ._common import (
     SubsetWriter,
     image_files_by_id,
     label_categories,
-    load_label_names,
     make_item,
 )
 
@@ -48,14 +69,20 @@ LABELS_KIND = "labels-idx1-ubyte"
 SIDECAR_SUFFIX = "-meta.gz"
 #: MNIST calls its test subset "t10k" in file names.
 TEST_PREFIX = "t10k"
-_DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{IMAGES_KIND}|{LABELS_KIND})(?P<compression>\.gz|\.xz|\.bz2)?$")
+_KINDS = (IMAGES_KIND, LABELS_KIND, _family.EXTENDED_LABELS_KIND)
+_DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{'|'.join(_KINDS)})(?P<compression>\.gz|\.xz|\.bz2)?$")
 #: When a folder holds one file several ways (torchvision keeps raw and .gz), read the cheapest.
 _COMPRESSION_PREFERENCE = ("", ".gz", ".xz", ".bz2")
+#: When a subset has both labels files (QMNIST ships both), read the one that says more.
+_LABELS_PREFERENCE = (_family.EXTENDED_LABELS_KIND, LABELS_KIND)
+#: Datumaro keeps a level above MEDIUM, unnamed, "for when the detector is sure [...] via magic numbers".
+_MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 #: The built-in writes sidecar ids as 32-character strings; we do too whenever ids fit.
 _SIDECAR_CHARS = 32
 
 
 def subset_of(prefix: str) -> str:
+    """What a prefix's sidecar ``<subset>-meta.gz`` is named after (items' subsets: ``SubsetFiles.subset``)."""
     return "test" if prefix == TEST_PREFIX else prefix
 
 
@@ -74,11 +101,20 @@ class SubsetFiles:
 
     @property
     def subset(self) -> str:
-        return subset_of(self.prefix)
+        return _family.parse_prefix(self.prefix).subset
+
+    @property
+    def split(self) -> Optional[str]:
+        """The EMNIST split, or None."""
+        return _family.parse_prefix(self.prefix).split
+
+    @property
+    def transposed(self) -> bool:
+        return _family.parse_prefix(self.prefix).transposed
 
     @property
     def sidecar(self) -> Optional[str]:
-        path = osp.join(self.folder, self.subset + SIDECAR_SUFFIX)
+        path = osp.join(self.folder, subset_of(self.prefix) + SIDECAR_SUFFIX)
         return path if osp.isfile(path) else None
 
 
@@ -92,11 +128,12 @@ def find_subsets(folder: str) -> List[SubsetFiles]:
             kinds.setdefault(match["kind"], []).append(name)
     subsets = []
     for prefix, kinds in choices.items():
-        files = SubsetFiles(folder, prefix)
-        for kind, names in kinds.items():
-            best = min(names, key=lambda n: _COMPRESSION_PREFERENCE.index(idx.compression_of(n)))
-            setattr(files, "images" if kind == IMAGES_KIND else "labels", osp.join(folder, best))
-        subsets.append(files)
+        best = {
+            kind: osp.join(folder, min(names, key=lambda n: _COMPRESSION_PREFERENCE.index(idx.compression_of(n))))
+            for kind, names in kinds.items()
+        }
+        labels = next((best[kind] for kind in _LABELS_PREFERENCE if kind in best), None)
+        subsets.append(SubsetFiles(folder, prefix, images=best.get(IMAGES_KIND), labels=labels))
     return subsets
 
 
@@ -116,11 +153,19 @@ def read_sidecar(path: str, count: int) -> Sidecar:
     """
     if count == 0:
         return Sidecar()
+    limit = count * 3 * 4 * 4099 + 1  # more than any sidecar of *count* rows we read
+    raw = bytearray()
     try:
         with gzip.open(path, "rb") as f:
-            raw = f.read(count * 3 * 4 * 4099 + 1)  # more than any sidecar of *count* rows we read
-    except (OSError, EOFError) as e:
-        raise DatasetImportError(f"{path}: sidecar is not a readable gzip file ({e})") from e
+            # in chunks: f.read(limit) would allocate the whole limit up front
+            while len(raw) < limit:
+                chunk = f.read(min(1 << 20, limit - len(raw)))
+                if not chunk:
+                    break
+                raw += chunk
+    except (OSError, EOFError, zlib.error) as e:
+        # `from None`: Datumaro's import_from reports an error's cause *instead of* the error, losing our message
+        raise DatasetImportError(f"{path}: sidecar is not a readable gzip file ({e})") from None
     if len(raw) % (count * 4):
         raise DatasetImportError(f"{path}: sidecar size {len(raw)} bytes does not divide into {count} rows")
     row_chars = len(raw) // (count * 4)
@@ -128,10 +173,11 @@ def read_sidecar(path: str, count: int) -> Sidecar:
     if layout is None:
         raise DatasetImportError(f"{path}: sidecar rows of {row_chars} characters are not [id], [h, w] or [id, h, w]")
     chars, cols = layout
-    try:
-        cells = np.frombuffer(raw, dtype=f"<U{chars}").reshape(count, cols)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DatasetImportError(f"{path}: sidecar is not UTF-32 text ({e})") from e
+    code_points = np.frombuffer(raw, dtype="<u4")
+    bad = np.flatnonzero((code_points > 0x10FFFF) | ((code_points >= 0xD800) & (code_points < 0xE000)))
+    if bad.size:  # numpy would raise a SystemError turning such cells into str
+        raise DatasetImportError(f"{path}: sidecar is not UTF-32 text (bad code point at byte {bad[0] * 4})")
+    cells = np.frombuffer(raw, dtype=f"<U{chars}").reshape(count, cols)
     return Sidecar.from_rows(path, cells.tolist())
 
 
@@ -162,13 +208,20 @@ def write_sidecar(path: str, sidecar: Sidecar) -> None:
 
 
 class MnistBase(SubsetBase):
-    """One subset of an MNIST (IDX) dataset; *path* is its labels or images file."""
+    """One subset of an MNIST (IDX) dataset; *path* is its labels or images file.
+
+    *label_names*, the categories of a dataset of several folders (the importer's), replaces this
+    folder's own class names; labels are mapped to it by name. *split* is the importer's choice of
+    EMNIST split: the file's name says which split it is.
+    """
 
     def __init__(
         self,
         path: str,
         *,
         subset: Optional[str] = None,
+        label_names: Optional[List[str]] = None,
+        split: Optional[str] = None,
         stream: bool = False,
         ctx: Optional[ImportContext] = None,
     ):
@@ -179,9 +232,10 @@ class MnistBase(SubsetBase):
         files = next(f for f in find_subsets(folder) if f.prefix == match["prefix"])
         super().__init__(subset=subset or files.subset, ctx=ctx)
         self._stream = stream
-        self._categories = label_categories(load_label_names(folder))
+        own_names = _family.label_names(folder, files.split)
+        self._categories = label_categories(label_names if label_names is not None else own_names)
 
-        self._labels = self._read_labels(files.labels)
+        self._labels, self._extended = self._read_labels(files.labels)
         count = len(self._labels) if self._labels is not None else None
         sidecar_count = count
         if sidecar_count is None and files.images:
@@ -196,30 +250,42 @@ class MnistBase(SubsetBase):
             raise DatasetImportError(f"{files.sidecar}: {len(self._ids)} ids for {count} items")
         self._image_files = None
         if self._images is None:
-            image_dir = osp.join(folder, IMAGES_DIR, self._subset)
+            image_dir = osp.join(folder, IMAGES_DIR, files.subset)
             self._image_files = image_files_by_id(image_dir) if osp.isdir(image_dir) else None
+        elif files.transposed and self._offsets is None:
+            self._images = self._images.transpose(0, 2, 1)  # a view: EMNIST items come out upright
         if self._labels is not None:
             self._ann_types.add(AnnotationType.label)
-            self._check_labels(files.labels)
+            self._check_labels(files.labels, own_names)
+            if label_names is not None:
+                self._labels = self._renumbered(own_names, label_names)
 
     @staticmethod
     def _header_count(path: str) -> int:
         try:
             return idx.read_header(path)[1][0]
         except (idx.IdxFormatError, IndexError) as e:
-            raise DatasetImportError(f"{path}: not an IDX images file ({e})") from e
+            raise DatasetImportError(f"{path}: not an IDX images file ({e})") from None
 
     @staticmethod
-    def _read_labels(path: Optional[str]) -> Optional[np.ndarray]:
+    def _read_labels(path: Optional[str]):
+        """The class of each item, and QMNIST's extended columns 1..7 when the file has them."""
         if not path:
-            return None
+            return None, None
         try:
             labels = idx.read_idx(path, mmap=False)
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
+        if _DATA_FILE.match(osp.basename(path))["kind"] == _family.EXTENDED_LABELS_KIND:
+            if labels.ndim != 2 or labels.shape[1] != _family.QMNIST_WIDTH or labels.dtype.kind not in "iu":
+                raise DatasetImportError(
+                    f"{path}: QMNIST extended labels are N x {_family.QMNIST_WIDTH} integers, "
+                    f"not {labels.dtype} {labels.shape}"
+                )
+            return labels[:, 0].astype(np.int64), labels[:, 1:].astype(np.int64)
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise DatasetImportError(f"{path}: a labels file holds one integer per item, not {labels.dtype} {labels.shape}")
-        return labels.astype(np.int64)
+        return labels.astype(np.int64), None
 
     def _read_images(self, files: SubsetFiles, count: Optional[int]):
         """The pixel array and, for images of mixed sizes, each item's offset into it."""
@@ -232,8 +298,9 @@ class MnistBase(SubsetBase):
                 if images.ndim == 1:
                     images = images.reshape(count, *idx.read_header(files.images)[1][1:])
             else:
+                # the file must hold the sizes' total (a Python int: no overflow) before numpy sums them
+                images = idx.read_idx(files.images, flat_count=sum(h * w for h, w in sizes))
                 offsets = np.concatenate([[0], np.cumsum([h * w for h, w in sizes], dtype=np.int64)])
-                images = idx.read_idx(files.images, flat_count=int(offsets[-1]))
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
         if images.dtype.itemsize > 1:
@@ -241,6 +308,11 @@ class MnistBase(SubsetBase):
         if sizes is None:
             if images.ndim != 3:
                 raise DatasetImportError(f"{files.images}: an images file holds N x H x W values, not {images.shape}")
+            if len(images) and not images.shape[1] * images.shape[2]:
+                raise DatasetImportError(
+                    f"{files.images}: images of {images.shape[1]}x{images.shape[2]} pixels need the sizes "
+                    f"sidecar {subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
+                )
             if count is not None and len(images) != count:
                 raise DatasetImportError(
                     f"{files.images}: {len(images)} images but {files.labels} has {count} labels"
@@ -263,11 +335,23 @@ class MnistBase(SubsetBase):
             return shape[0]
         return None
 
-    def _check_labels(self, path: str) -> None:
-        label_count = len(self._categories[AnnotationType.label])
-        bad = np.flatnonzero(((self._labels < 0) | (self._labels >= label_count)) & (self._labels != NO_LABEL))
+    def _check_labels(self, path: str, names: List[str]) -> None:
+        self._label_count = len(names)
+        bad = np.flatnonzero(((self._labels < 0) | (self._labels >= len(names))) & (self._labels != NO_LABEL))
         self._bad_labels = set(bad.tolist())
         self._labels_path = path
+
+    def _renumbered(self, own: List[str], merged: List[str]) -> np.ndarray:
+        """Labels as indices into *merged*; bad labels and NO_LABEL are left for _label() to handle."""
+        position = {name: i for i, name in enumerate(merged)}
+        missing = [name for name in own if name not in position]
+        if missing:
+            raise DatasetImportError(f"{self._labels_path}: classes {missing} are not in the dataset's categories")
+        if not own:
+            return self._labels
+        index_of = np.array([position[name] for name in own], dtype=np.int64)
+        valid = (self._labels >= 0) & (self._labels < len(own))
+        return np.where(valid, index_of[np.where(valid, self._labels, 0)], self._labels)
 
     def _item_id(self, index: int) -> str:
         return self._ids[index] if self._ids is not None else str(index)
@@ -293,16 +377,26 @@ class MnistBase(SubsetBase):
         if index in self._bad_labels:
             error = InvalidAnnotationError(
                 f"{self._labels_path}: item {index}: label {label} is not one of the "
-                f"{len(self._categories[AnnotationType.label])} categories (labels.txt / dataset_meta.json)"
+                f"{self._label_count} categories (labels.txt / dataset_meta.json)"
             )
             self._ctx.error_policy.report_annotation_error(error, item_id=(self._item_id(index), self._subset))
             return NO_LABEL
         return label
 
+    def _label_attributes(self, index: int) -> Optional[dict]:
+        """QMNIST's extended columns, by name."""
+        return _family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
+
     def __iter__(self) -> Iterator[DatasetItem]:
         progress = self._ctx.progress_reporter
         for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
-            yield make_item(self._item_id(index), self._subset, self._label(index), self._image(index))
+            yield make_item(
+                self._item_id(index),
+                self._subset,
+                self._label(index),
+                self._image(index),
+                label_attributes=self._label_attributes(index),
+            )
 
     def __len__(self) -> int:
         return self._count
@@ -313,22 +407,63 @@ class MnistBase(SubsetBase):
 
 
 class MnistImporter(Importer):
-    """MNIST and its family as IDX files: <subset>-images-idx3-ubyte[.gz] + <subset>-labels-idx1-ubyte[.gz]."""
+    """The MNIST family as IDX files: <subset>-images-idx3-ubyte[.gz] + <subset>-labels-idx1-ubyte[.gz], and
+    Fashion-MNIST, KMNIST, EMNIST (import option --split), QMNIST, torchvision's download folders."""
 
     _MAX_DEPTH = 3
 
     @classmethod
+    def build_cmdline_parser(cls, **kwargs):
+        parser = super().build_cmdline_parser(**kwargs)
+        parser.add_argument(
+            "--split", help="the EMNIST split to import when a folder holds several (balanced, byclass, letters...)"
+        )
+        return parser
+
+    @classmethod
+    def detect(cls, context):
+        # every subset, no split chosen: an EMNIST folder is MNIST data even before a split is picked
+        sources = cls.find_sources(context.root_path)
+        if not sources:
+            context.fail("no MNIST-family IDX files (<subset>-images-idx3-ubyte, <subset>-labels-idx1-ubyte...)")
+        try:
+            idx.read_header(sources[0]["url"])
+        except (idx.IdxFormatError, OSError):
+            return cls.DETECT_CONFIDENCE
+        # An IDX magic number: more than the MEDIUM of formats that match any text file (imagenet_txt takes
+        # EMNIST's mapping files for its own).
+        return _MAGIC_NUMBER_CONFIDENCE
+
+    @classmethod
     def find_sources(cls, path: str) -> List[Dict]:
+        """Every subset under *path*, whatever its EMNIST split."""
         path = osp.normpath(path)
         if osp.isfile(path):
             return [{"url": path, "format": MnistBase.NAME}] if _DATA_FILE.match(osp.basename(path)) else []
-        sources = []
-        for folder, depth in _walk(path, cls._MAX_DEPTH):
-            for files in find_subsets(folder):
-                sources.append({"url": files.labels or files.images, "format": MnistBase.NAME})
-            if sources:
-                break  # like Datumaro's own search: the shallowest level with data wins
-        return sources
+        return [_source(files) for _, subsets in _dataset_folders(path, cls._MAX_DEPTH) for files in subsets]
+
+    @classmethod
+    def find_sources_with_params(cls, path: str, split: Optional[str] = None, **extra_params) -> List[Dict]:
+        """The subsets to import: of one EMNIST split per folder; prefixed and merged when several folders."""
+        path = osp.normpath(path)
+        if osp.isfile(path):
+            return cls.find_sources(path)
+        found = _dataset_folders(path, cls._MAX_DEPTH)
+        chosen = [(folder, _of_split(folder, subsets, split)) for folder, subsets in found]
+        chosen = [(folder, subsets) for folder, subsets in chosen if subsets]
+        if split is not None and not any(files.split == split for _, subsets in chosen for files in subsets):
+            splits = sorted({files.split for _, subsets in found for files in subsets if files.split})
+            raise DatasetImportError(
+                f"{path}: no EMNIST split '{split}' here (EMNIST splits found: {', '.join(splits) or 'none'})"
+            )
+        if len(chosen) <= 1:
+            return [_source(files) for _, subsets in chosen for files in subsets]
+        names = _family.merged_names([_family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
+        return [
+            _source(files, subset=f"{_family.dataset_name(path, folder)}-{files.subset}", label_names=names)
+            for folder, subsets in chosen
+            for files in subsets
+        ]
 
     @classmethod
     def get_file_extensions(cls) -> List[str]:
@@ -339,20 +474,51 @@ class MnistImporter(Importer):
         return True
 
 
-def _walk(root: str, max_depth: int):
-    """Folders under *root*, breadth first, level by level, as (folder, depth)."""
+def _source(files: SubsetFiles, **options) -> Dict:
+    source = {"url": files.labels or files.images, "format": MnistBase.NAME}
+    if options:
+        source["options"] = options
+    return source
+
+
+def _split_of(subsets: List[SubsetFiles]) -> Optional[str]:
+    return next((files.split for files in subsets if files.split), None)
+
+
+def _of_split(folder: str, subsets: List[SubsetFiles], split: Optional[str]) -> List[SubsetFiles]:
+    """The subsets of *folder* to import: its MNIST-named ones, and those of one EMNIST split."""
+    splits = sorted({files.split for files in subsets if files.split})
+    if split is None and len(splits) > 1:
+        raise DatasetImportError(
+            f"{folder}: holds the EMNIST splits {', '.join(splits)}, each with its own classes; import one with "
+            f"the import option split (Dataset.import_from(path, 'mnist', split='{splits[0]}')), "
+            "or (the datum CLI passes no import options) point at a folder or a file of one split"
+        )
+    wanted = split if split is not None else (splits[0] if splits else None)
+    return [files for files in subsets if files.split in (None, wanted)]
+
+
+def _dataset_folders(root: str, max_depth: int) -> List[Tuple[str, List[SubsetFiles]]]:
+    """Folders under *root* (itself included) that hold IDX files, breadth first, with their subsets.
+
+    A folder with IDX files is a dataset: its subfolders are not searched (its ``images/`` folder, a
+    copy of it one level down).
+    """
+    found = []
     level = [root]
-    for depth in range(max_depth + 1):
+    for _ in range(max_depth + 1):
         next_level = []
         for folder in level:
-            yield folder, depth
             try:
-                next_level += sorted(
-                    e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")
-                )
+                subsets = find_subsets(folder)
+                if subsets:
+                    found.append((folder, subsets))
+                    continue
+                next_level += sorted(e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
             except OSError:
                 continue
         level = next_level
+    return found
 
 
 class _IdxSubsetWriter(SubsetWriter):
@@ -366,6 +532,9 @@ class _IdxSubsetWriter(SubsetWriter):
         self._labels = bytearray()
         self._payload = tempfile.TemporaryFile(dir=staging)
         self._pixels_written = 0
+        #: QMNIST's extended columns 1..7 of every item, written as -labels-idx2-int when any item has them
+        self._extended = array.array("i")
+        self._has_extended = False
 
     def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
         self._labels.append(label)
@@ -373,11 +542,24 @@ class _IdxSubsetWriter(SubsetWriter):
             self._payload.write(memoryview(np.ascontiguousarray(pixels)).cast("B"))
             self._pixels_written += 1
 
+    def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
+        values = _family.qmnist_values(attributes, describe)
+        self._has_extended |= values is not None
+        self._extended.extend(values or _family.QMNIST_ABSENT)
+
     def finish(self, collector: SidecarCollector) -> None:
         count = len(self._labels)
         has_images = self._pixels_written > 0
+        labels = np.frombuffer(bytes(self._labels), dtype=np.uint8)
         labels_path = osp.join(self._staging, f"{self._prefix}-{LABELS_KIND}.gz")
-        idx.write_idx(labels_path, np.frombuffer(bytes(self._labels), dtype=np.uint8), compress_level=self._compress_level)
+        idx.write_idx(labels_path, labels, compress_level=self._compress_level)
+        if self._has_extended:
+            extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, _family.QMNIST_WIDTH - 1)
+            idx.write_idx(
+                osp.join(self._staging, f"{self._prefix}-{_family.EXTENDED_LABELS_KIND}.gz"),
+                np.column_stack([labels.astype(np.int32), extended]).astype(np.int32),
+                compress_level=self._compress_level,
+            )
         if has_images:
             size = collector.uniform_size
             # A valid IDX3 when all images share a size; mixed sizes live in the sidecar (dims 0 x 0).
@@ -398,7 +580,7 @@ class _IdxSubsetWriter(SubsetWriter):
         self._payload.close()
 
 
-_OWNED_FILE = re.compile(rf"(.+-({IMAGES_KIND}|{LABELS_KIND})(\.gz|\.xz|\.bz2)?|.+{SIDECAR_SUFFIX}|labels\.txt|dataset_meta\.json|{IMAGES_DIR})$")
+_OWNED_FILE = re.compile(rf"(.+-({'|'.join(_KINDS)})(\.gz|\.xz|\.bz2)?|.+{SIDECAR_SUFFIX}|labels\.txt|dataset_meta\.json|{IMAGES_DIR})$")
 
 
 class MnistExporter(DigitsExporter):

@@ -220,8 +220,7 @@ def item_rng(seed: int, subset: str, index: int) -> np.random.Generator:
 class _Compiled(NamedTuple):
     ctrl: np.ndarray  # (K, 2) control points in unit box (x scaled by aspect)
     basis: np.ndarray  # (N, K) spline operator: samples = basis @ ctrl
-    strokes: Tuple[Tuple[int, int], ...]  # sample row ranges per stroke
-    dots: np.ndarray  # sample rows that get a round cap (ends + corners)
+    strokes: Tuple[Tuple[int, int, Tuple[int, ...]], ...]  # (first, end) sample rows + round-cap rows
 
 
 def _catmull_rom_basis(n_points: int, per_segment: int) -> np.ndarray:
@@ -286,7 +285,8 @@ def _compile(allograph: Allograph) -> _Compiled:
         dots.extend([a, b - 1])
     ctrl = np.asarray(ctrl_rows, dtype=np.float64)
     ctrl[:, 0] *= allograph.aspect
-    return _Compiled(ctrl, np.concatenate(blocks, axis=0), tuple(strokes), np.array(sorted(set(dots))))
+    capped = tuple((a, b, tuple(sorted({i for i in dots if a <= i < b}))) for a, b in strokes)
+    return _Compiled(ctrl, np.concatenate(blocks, axis=0), capped)
 
 
 @lru_cache(maxsize=None)
@@ -310,9 +310,16 @@ def _gaussian_matrix(size: int, sigma: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _pixel_grid(size: int) -> Tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    return ys, xs
+def _pixel_grid(size: int) -> np.ndarray:
+    """(2, size, size) array of pixel (y, x) coordinates (read-only, cached)."""
+    grid = np.mgrid[0:size, 0:size].astype(np.float64)
+    grid.flags.writeable = False
+    return grid
+
+
+@lru_cache(maxsize=16)
+def _pixel_index(size: int) -> np.ndarray:
+    return np.arange(size, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -320,101 +327,104 @@ def _pixel_grid(size: int) -> Tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------
 
 
+def _lerp(pair: Tuple[float, float], t: float) -> float:
+    return pair[0] + (pair[1] - pair[0]) * t
+
+
 def render_digit(digit: int, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> np.ndarray:
-    """Draw one digit; returns ``uint8 (image_size, image_size)``, white ink on black."""
+    """Draw one digit; returns ``uint8 (image_size, image_size)``, white ink on black.
+
+    Uses only ``rng`` for randomness, so the output is a pure function of the arguments.
+    """
     if not 0 <= int(digit) < len(DIGIT_CLASSES):
         raise ValueError(f"digit: must be in 0..9, got {digit!r}")
     size = style.image_size
     unit = size / 28.0
     variants, cum = _class_table(int(digit))
-    u = rng.random(_N_UNIFORMS)
+    u = rng.random(_N_UNIFORMS).tolist()
     glyph = variants[min(int(np.searchsorted(cum, u[0], side="right")), len(variants) - 1)]
 
     # 1-2. jittered control points -> dense polyline
     ctrl = glyph.ctrl + rng.standard_normal(glyph.ctrl.shape) * style.jitter
     pts = glyph.basis @ ctrl
 
-    # 3. glyph-space affine: aspect, slant (positive = leaning right), rotation
-    def lerp(pair: Tuple[float, float], t: float) -> float:
-        return pair[0] + (pair[1] - pair[0]) * t
-
-    aspect = lerp(style.aspect, u[1])
-    shear = math.tan(math.radians(lerp(style.slant, u[2])))
-    rot = math.radians(lerp(style.rotation, u[3]))
+    # 3. glyph-space affine: aspect, slant, rotation. y points down, so a
+    # right lean (positive slant) moves the top (small y) towards +x.
+    aspect = _lerp(style.aspect, u[1])
+    shear = math.tan(math.radians(_lerp(style.slant, u[2])))
+    rot = math.radians(_lerp(style.rotation, u[3]))
     c, s = math.cos(rot), math.sin(rot)
-    # y points down, so a right lean moves the top (small y) to +x.
-    affine = np.array([[c, -s], [s, c]]) @ np.array([[aspect, -shear], [0.0, 1.0]])
-    pts = pts @ affine.T
+    affine_t = np.array([[c * aspect, s * aspect], [-c * shear - s, c - s * shear]])
+    pts = pts @ affine_t
 
-    # 4. fit ink box (centre line + pen width) into the 20x20 box, draw at 4x
-    width = lerp(style.stroke_width, u[4]) * unit
-    box = 20.0 * unit * lerp(style.scale, u[5])
+    # 4. fit the ink box (centre line + pen width) into the 20x20 box and draw at
+    # _SUPERSAMPLE x. The canvas has a 1 px margin before and 2 px after the frame
+    # so the bilinear step below can read outside the frame without padding.
+    width = _lerp(style.stroke_width, u[4]) * unit
+    box = 20.0 * unit * _lerp(style.scale, u[5])
     lo = pts.min(axis=0)
     hi = pts.max(axis=0)
-    extent = max(float((hi - lo).max()), 1e-6)
-    fit = max(box - width, 1.0) / extent
+    fit = max(box - width, 1.0) / max(float((hi - lo).max()), 1e-6)
     ss = _SUPERSAMPLE
-    # output pixel coordinate v -> canvas coordinate (v + 0.5) * ss - 0.5
-    canvas = (pts - (lo + hi) / 2.0) * (fit * ss) + (size / 2.0) * ss - 0.5
-    image = Image.new("L", (size * ss, size * ss))
+    padded = size + 3
+    # output pixel coordinate v -> canvas coordinate (v + 1 + 0.5) * ss - 0.5
+    canvas = (pts - (lo + hi) * 0.5) * (fit * ss) + ((size / 2.0 + 1.5) * ss - 0.5)
+    image = Image.new("L", (padded * ss, padded * ss))
     draw = ImageDraw.Draw(image)
     flat = canvas.ravel().tolist()
-    # per-stroke pen pressure variation
-    pen = width * ss * (0.85 + 0.3 * u[6])
-    for k, (a, b) in enumerate(glyph.strokes):
-        w = pen * (1.0 if k == 0 else 0.9 + 0.2 * u[7])
-        draw.line(flat[2 * a : 2 * b], fill=255, width=max(1, int(round(w))))
-        r = w / 2.0 - 0.5
-        for i in glyph.dots:
-            if a <= i < b:
+    pen = width * ss * (0.85 + 0.3 * u[6])  # pen pressure of this writer
+    for k, (a, b, dots) in enumerate(glyph.strokes):
+        w = pen if k == 0 else pen * (0.9 + 0.2 * u[7])
+        draw.line(flat[2 * a : 2 * b], fill=255, width=max(1, int(w + 0.5)))
+        r = w * 0.5 - 0.5
+        if r > 0.5:  # round caps and corners
+            for i in dots:
                 x, y = flat[2 * i], flat[2 * i + 1]
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    small = np.asarray(image.reduce(ss), dtype=np.float64)
+    small = np.frombuffer(image.reduce(ss).tobytes(), dtype=np.uint8).reshape(padded, padded)
 
     # 5. elastic field + centre-of-mass shift in one bilinear resampling
-    ys, xs = _pixel_grid(size)
-    mass = small.sum()
+    rows = small.sum(axis=1, dtype=np.float64)
+    cols = small.sum(axis=0, dtype=np.float64)
+    mass = rows.sum()
     if mass > 0:
-        idx = np.arange(size, dtype=np.float64)
-        com_y = float(small.sum(axis=1) @ idx) / mass
-        com_x = float(small.sum(axis=0) @ idx) / mass
+        idx = _pixel_index(padded)
+        com_y = float(rows @ idx) / mass - 1.0
+        com_x = float(cols @ idx) / mass - 1.0
     else:
         com_y = com_x = size / 2.0
     # MNIST shifted by whole pixels, so its centre of mass is spread +-0.5 px.
-    shift_y = com_y - size / 2.0 + (u[8] - 0.5)
-    shift_x = com_x - size / 2.0 + (u[9] - 0.5)
-    src_y = ys + shift_y
-    src_x = xs + shift_x
+    shift = np.array([com_y - size / 2.0 + u[8] - 0.5 + 1.0, com_x - size / 2.0 + u[9] - 0.5 + 1.0])
+    src = _pixel_grid(size) + shift[:, None, None]  # in padded coordinates
     if style.elastic_alpha > 0:
         g = _gaussian_matrix(size, float(style.elastic_sigma * unit))
         field = rng.uniform(-1.0, 1.0, size=(2, size, size))
-        alpha = style.elastic_alpha * unit
-        src_y = src_y + alpha * (g @ field[0] @ g.T)
-        src_x = src_x + alpha * (g @ field[1] @ g.T)
-    out = _bilinear(small, src_y, src_x)
+        src += (style.elastic_alpha * unit) * (g @ field @ g.T)
+    out = _bilinear(small.astype(np.float64).ravel(), padded, src)
 
     if style.noise > 0:
-        out = out + rng.standard_normal(out.shape) * (style.noise * 255.0)
-    return np.clip(out + 0.5, 0.0, 255.0).astype(np.uint8)
+        out += rng.standard_normal(out.shape) * (style.noise * 255.0)
+        np.clip(out, 0.0, 255.0, out=out)
+    out += 0.5
+    return out.astype(np.uint8)
 
 
-def _bilinear(image: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
-    """Sample ``image`` at float coordinates, zero outside (vectorized gather)."""
-    h, w = image.shape
-    padded = np.zeros((h + 3, w + 3), dtype=image.dtype)
-    padded[1 : h + 1, 1 : w + 1] = image
-    sy = np.clip(src_y, -1.0, float(h))
-    sx = np.clip(src_x, -1.0, float(w))
-    y0 = np.floor(sy)
-    x0 = np.floor(sx)
-    fy = sy - y0
-    fx = sx - x0
-    stride = w + 3
-    base = (y0.astype(np.intp) + 1) * stride + (x0.astype(np.intp) + 1)
-    flat = padded.ravel()
-    top = flat[base] * (1.0 - fx) + flat[base + 1] * fx
-    bottom = flat[base + stride] * (1.0 - fx) + flat[base + stride + 1] * fx
-    return top * (1.0 - fy) + bottom * fy
+def _bilinear(flat: np.ndarray, stride: int, src: np.ndarray) -> np.ndarray:
+    """Sample a zero-bordered image (``flat``, row length ``stride``) at the float
+    (y, x) coordinates ``src[0], src[1]`` (vectorized gather, no Python loops)."""
+    np.clip(src, 0.0, stride - 2.0, out=src)
+    floor = np.floor(src)
+    frac = src - floor
+    index = floor.astype(np.intp)
+    base = index[0] * stride + index[1]
+    p00 = flat[base]
+    p01 = flat[base + 1]
+    p10 = flat[base + stride]
+    p11 = flat[base + (stride + 1)]
+    fx = frac[1]
+    top = p00 + (p01 - p00) * fx
+    bottom = p10 + (p11 - p10) * fx
+    return top + (bottom - top) * frac[0]
 
 
 def render_batch(

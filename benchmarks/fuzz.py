@@ -1,0 +1,458 @@
+"""Fuzz the MNIST-family importers and exporters with mutated real files.
+
+Each run takes one seed dataset folder built from real MNIST files (``../shared/data``, or the 100 real
+digits in ``assets/mnist-sample`` when the shared data is absent), mutates it — bit flips, header fields
+set to edge values, truncation, extension, spliced bytes, damaged or swapped compression, deleted or
+renamed files, text tokens (BOM, CRLF, ``../../x``, non-UTF-8) in ``labels.txt`` / ``dataset_meta.json`` /
+CSV — then imports it with ``Dataset.import_from``, touches every item's label and pixels, and, if that
+worked, exports it in the same format and imports the export again.
+
+Oracle: every failure must be a ``datumaro.components.errors`` type whose message chain names the
+dataset folder (so the user learns which file is wrong). A bare ``ValueError``/``IndexError``/
+``EOFError``/``MemoryError``/numpy message, or a Datumaro error that names no file, is a crash. With
+``--memory`` (on by default here, off in CI) a run whose traced peak exceeds ``MEMORY_LIMIT`` is a
+crash too: every seed holds under 5 MB of data.
+
+Usage::
+
+    python benchmarks/fuzz.py --minutes 15            # the long run; prints executions and crashes
+    python benchmarks/fuzz.py --runs 2000 --seed 7    # a fixed number of runs
+    python benchmarks/fuzz.py --replay 12345          # re-run one case (its seed) and show the traceback
+
+Run ``i`` of a session started with ``--seed S`` uses ``random.Random(S * 10**9 + i)``, so any crash
+replays exactly. Crashing inputs are saved under ``--crashes`` (default ``fuzz-crashes/``), one folder
+per distinct crash signature. CI runs a few hundred mutations through Hypothesis instead (the same
+``run_one`` driven by ``st.randoms()``, so a failure shrinks to a small mutation):
+``tests/test_faults.py::test_fuzzed_real_files_fail_only_with_clear_datumaro_errors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import gzip
+import hashlib
+import importlib.util
+import json
+import lzma
+import os
+import os.path as osp
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import tracemalloc
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data"))
+ASSET_SAMPLE = osp.join(REPO, "assets", "mnist-sample")
+#: A run whose traced allocation peak is above this is a crash (seeds hold < 5 MB).
+MEMORY_LIMIT = 64 << 20
+
+_CODECS: Dict[str, tuple] = {
+    ".gz": (gzip.decompress, lambda b: gzip.compress(b, mtime=0)),
+    ".xz": (lzma.decompress, lzma.compress),
+    ".bz2": (bz2.decompress, bz2.compress),
+}
+_U8 = [0, 1, 2, 3, 7, 8, 9, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x1F, 0x20, 0x7F, 0x80, 0xFE, 0xFF]
+_U32 = [0, 1, 2, 3, 9, 10, 27, 28, 29, 100, 255, 256, 784, 5000, 0x7FFF, 0x8000, 0xFFFF, 0x10000,
+        2**24, 2**31 - 1, 2**31, 2**32 - 1]
+_TOKENS = [b"\xef\xbb\xbf", b"\r\n", b"\n", b"\n\n", b"\xff", b"\xc3", b"\x00", b'"', b"{", b"}", b"[", b"]",
+           b",", b",,", b":", b"-1", b"256", b"1e999", b"NaN", b"3.5", b" ", b"../../x", b"/abs", b"label",
+           b'"labels"', b'"label_map"', b"null", b"true", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
+
+
+@dataclass
+class Seed:
+    name: str
+    format: str
+    files: Dict[str, bytes]
+
+
+@dataclass
+class Crash:
+    signature: str
+    description: str
+
+
+# --- seeds: real digits -------------------------------------------------------------------------------
+
+
+def real_source() -> str:
+    mnist_dev = osp.join(SHARED_DATA, "mnist-dev")
+    if osp.isfile(osp.join(mnist_dev, "t10k-images-idx3-ubyte.gz")):
+        return mnist_dev
+    return ASSET_SAMPLE
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _export_files(dataset, fmt: str, **options) -> Dict[str, bytes]:
+    """The files our exporter writes for *dataset* (relative path -> bytes)."""
+    with tempfile.TemporaryDirectory() as out:
+        dataset.export(out, fmt, **options)
+        files = {}
+        for root, _, names in os.walk(out):
+            for name in names:
+                path = osp.join(root, name)
+                files[osp.relpath(path, out).replace(os.sep, "/")] = _read(path)
+        return files
+
+
+def _digits_dataset(images: np.ndarray, labels: np.ndarray, *, odd: bool):
+    """Real digits as a Datumaro dataset; *odd* adds what needs a sidecar: ids, mixed sizes, no image."""
+    from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    items = []
+    for i, (image, label) in enumerate(zip(images, labels)):
+        item_id, media = str(i), Image.from_numpy(data=np.array(image))
+        if odd:
+            item_id = ["a/b", "ünïcödé-" + "x" * 30, f"item {i}", str(i)][i % 4]
+            item_id = f"{item_id}-{i}"
+            crop = image[i % 5 :, : 28 - i % 3]
+            media = None if i % 7 == 3 else Image.from_numpy(data=np.array(crop))
+        annotations = [] if odd and i % 6 == 5 else [Label(int(label))]
+        items.append(DatasetItem(id=item_id, subset="train" if i % 3 else "test", media=media, annotations=annotations))
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    return Dataset.from_iterable(items, categories={AnnotationType.label: LabelCategories.from_iterable(names)})
+
+
+def build_seeds(source: Optional[str] = None) -> List[Seed]:
+    """The seed folders, every pixel and label a real one."""
+    from datumaro_mnist_plugins import idx
+
+    source = source or real_source()
+    images_path = osp.join(source, "t10k-images-idx3-ubyte.gz")
+    labels_path = osp.join(source, "t10k-labels-idx1-ubyte.gz")
+    images = np.asarray(idx.read_idx(images_path))[:24]
+    labels = np.asarray(idx.read_idx(labels_path))[:24]
+
+    def idx_file(name: str, array: np.ndarray) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            idx.write_idx(osp.join(tmp, name), array)
+            return _read(osp.join(tmp, name))
+
+    seeds = [
+        # the real compressed files, verbatim
+        Seed("real-verbatim", "mnist", {"t10k-images-idx3-ubyte.gz": _read(images_path),
+                                        "t10k-labels-idx1-ubyte.gz": _read(labels_path)}),
+        Seed("gz+labels.txt", "mnist", {
+            "train-images-idx3-ubyte.gz": idx_file("a.gz", images[:16]),
+            "train-labels-idx1-ubyte.gz": idx_file("b.gz", labels[:16]),
+            "labels.txt": "\ufeffzero\r\none\r\ntwo\r\nthree\r\nfour\r\n\r\nfive\r\nsix\r\nseven\r\neight\r\nnine\r\n".encode(),
+        }),
+        Seed("raw+meta", "mnist", {
+            "t10k-images-idx3-ubyte": idx_file("a", images[:8]),
+            "t10k-labels-idx1-ubyte": idx_file("b", labels[:8]),
+            "dataset_meta.json": json.dumps({"labels": [str(i) for i in range(10)]}).encode(),
+        }),
+        Seed("xz+bz2", "mnist", {
+            "val-images-idx3-ubyte.xz": idx_file("a.xz", images[:6]),
+            "val-labels-idx1-ubyte.bz2": idx_file("b.bz2", labels[:6]),
+        }),
+        Seed("sidecar", "mnist", _export_files(_digits_dataset(images[:14], labels[:14], odd=True), "mnist",
+                                               save_media=True, save_dataset_meta=True)),
+    ]
+    train_labels = osp.join(SHARED_DATA, "mnist-dev", "train-labels-idx1-ubyte.gz")
+    if osp.isfile(train_labels):  # a real labels-only subset, verbatim
+        seeds.append(Seed("real-labels-only", "mnist", {"train-labels-idx1-ubyte.gz": _read(train_labels)}))
+    qmnist = osp.join(SHARED_DATA, "qmnist", "qmnist-test-labels-idx2-int.gz")
+    if osp.isfile(qmnist):  # a real idx2 int32 table where a labels file is expected: one mutation from valid
+        table = np.asarray(idx.read_idx(qmnist))[:8]
+        seeds.append(Seed("qmnist-as-labels", "mnist", {
+            "test-images-idx3-ubyte.gz": idx_file("a.gz", images[:8]),
+            "test-labels-idx1-ubyte.gz": idx_file("b.gz", table),
+        }))
+    if importlib.util.find_spec("datumaro_mnist_plugins.mnist_csv") is not None:
+        for odd in (False, True):
+            dataset = _digits_dataset(images[:10], labels[:10], odd=odd)
+            seeds.append(Seed(f"csv{'-odd' if odd else ''}", "mnist_csv",
+                              _export_files(dataset, "mnist_csv", save_media=True, save_dataset_meta=odd)))
+    return seeds
+
+
+# --- mutations -------------------------------------------------------------------------------------------
+
+
+def _position(rng: random.Random, data: bytes, header_bias: bool) -> int:
+    if header_bias and rng.random() < 0.5:
+        return rng.randrange(min(len(data), 40) or 1)
+    return rng.randrange(len(data) or 1)
+
+
+def _mutate_bytes(rng: random.Random, data: bytes, splice_from: List[bytes], header_bias: bool) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.choice((1, 1, 1, 2, 3, 6))):
+        op = rng.randrange(11)
+        pos = _position(rng, data, header_bias)
+        if op == 0 and data:  # flip a bit
+            data[pos % len(data)] ^= 1 << rng.randrange(8)
+        elif op == 1 and data:  # an edge-value byte (type codes, dimension counts)
+            data[pos % len(data)] = rng.choice(_U8)
+        elif op == 2:  # an edge-value big-endian uint32 (dimensions)
+            data[pos : pos + 4] = rng.choice(_U32).to_bytes(4, "big")
+        elif op == 3:  # truncate
+            del data[rng.randrange(len(data) + 1) :]
+        elif op == 4:  # extend
+            data += bytes(rng.randrange(256) for _ in range(rng.choice((1, 4, 16, 100))))
+        elif op == 5:  # delete a range
+            del data[pos : pos + rng.choice((1, 4, 16, 1000))]
+        elif op == 6:  # duplicate a range
+            size = rng.choice((1, 4, 16, 784))
+            data[pos:pos] = data[pos : pos + size]
+        elif op == 7:  # insert random bytes
+            data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.choice((1, 2, 4, 8))))
+        elif op == 8 and splice_from:  # splice a piece of another file
+            other = rng.choice(splice_from)
+            start = rng.randrange(len(other) or 1)
+            data[pos : pos + rng.randrange(64)] = other[start : start + rng.randrange(1, 64)]
+        elif op == 9:  # a text token (BOM, CRLF, '../../x', bad UTF-8, JSON syntax, numbers)
+            data[pos:pos] = rng.choice(_TOKENS)
+        elif op == 10 and data:  # overwrite a run with one value (zeroed or saturated pixels)
+            value, size = rng.choice((0, 0xFF, rng.randrange(256))), rng.choice((1, 8, 64))
+            data[pos : pos + size] = bytes([value]) * len(data[pos : pos + size])
+    return bytes(data)
+
+
+def _compression(name: str) -> str:
+    suffix = osp.splitext(name)[1]
+    return suffix if suffix in _CODECS else ""
+
+
+def mutate(rng: random.Random, files: Dict[str, bytes]) -> Dict[str, bytes]:
+    """A mutated copy of a dataset folder's files."""
+    files = dict(files)
+    names = sorted(files)
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        if not names:
+            break
+        name = rng.choice(names)
+        data = files[name]
+        action = rng.random()
+        compression = _compression(name)
+        if action < 0.06:  # the file is gone
+            del files[name]
+        elif action < 0.10:  # renamed to another compression (content unchanged: mislabeled)
+            new = name[: len(name) - len(compression)] + rng.choice(["", ".gz", ".xz", ".bz2"])
+            files[new] = files.pop(name)
+        elif action < 0.13 and compression:  # recompressed another way (valid, for coverage)
+            plain = _safe_decompress(compression, data)
+            if plain is not None:
+                new_compression = rng.choice([c for c in _CODECS if c != compression])
+                files.pop(name)
+                files[name[: -len(compression)] + new_compression] = _CODECS[new_compression][1](plain)
+        elif action < 0.16:  # another file's content under this name
+            files[name] = files[rng.choice(names)]
+        elif action < 0.50 and compression:  # damage the compressed stream itself
+            files[name] = _mutate_bytes(rng, data, [], header_bias=False)
+        else:  # damage the content, keep the container valid
+            plain = _safe_decompress(compression, data) if compression else data
+            if plain is None:
+                plain = data
+            others = [v for k, v in files.items() if k != name and not _compression(k)]
+            changed = _mutate_bytes(rng, plain, others, header_bias=True)
+            files[name] = _CODECS[compression][1](changed) if compression else changed
+        names = sorted(files)
+    return files
+
+
+def _safe_decompress(compression: str, data: bytes) -> Optional[bytes]:
+    try:
+        return _CODECS[compression][0](data)
+    except Exception:
+        return None
+
+
+# --- the oracle ------------------------------------------------------------------------------------------
+
+
+def _chain(error: BaseException) -> List[BaseException]:
+    chain = []
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return chain
+
+
+def _names_the_folder(error: BaseException, folder: str) -> bool:
+    """Does some message below Datumaro's generic "Failed to import dataset ... at <folder>" name a file?"""
+    for e in _chain(error):
+        text = str(e)
+        if text.startswith("Failed to import dataset "):
+            continue
+        if folder in text:
+            return True
+    return False
+
+
+def _signature(error: BaseException, kind: str) -> str:
+    """Type of the offending error and the innermost frame of this project or Datumaro that raised it."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if "datumaro" in f.filename]
+    where = f"{osp.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else "?"
+    return f"{kind}:{type(error).__name__}@{where}"
+
+
+def _describe(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))
+
+
+def _touch(dataset) -> int:
+    count = 0
+    for item in dataset:
+        for ann in item.annotations:
+            getattr(ann, "label", None)
+        if item.media is not None and getattr(item.media, "has_data", False):
+            data = item.media.data
+            if data is not None:
+                np.asarray(data).sum()
+        count += 1
+    return count
+
+
+def check_folder(folder: str, fmt: str, out: str) -> Optional[Crash]:
+    """Import *folder*, touch everything, export and re-import; a Crash if anything fails unclearly."""
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.errors import DatumaroError
+
+    try:
+        dataset = Dataset.import_from(folder, fmt)
+        count = _touch(dataset)
+    except DatumaroError as e:
+        if _names_the_folder(e, folder):
+            return None
+        return Crash(_signature(e, "import-unclear"), _describe(e))
+    except Exception as e:  # noqa: BLE001 - the point of a fuzzer
+        return Crash(_signature(e, "import"), _describe(e))
+
+    try:
+        dataset.export(out, fmt, save_media=True)
+    except DatumaroError:
+        return None  # e.g. float pixels outside 0..255 that IDX allowed: refused, with the item named
+    except Exception as e:  # noqa: BLE001
+        return Crash(_signature(e, "export"), _describe(e))
+    try:
+        again = _touch(Dataset.import_from(out, fmt))
+    except Exception as e:  # noqa: BLE001 - our own export must always read back
+        return Crash(_signature(e, "reimport"), _describe(e))
+    if again != count:
+        return Crash("reimport:count", f"{count} items exported, {again} read back")
+    return None
+
+
+def write_folder(folder: str, files: Dict[str, bytes]) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    for name, data in files.items():
+        path = osp.join(folder, name)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def run_one(rng: random.Random, seeds: List[Seed], workdir: str, *, memory: bool = False) -> Optional[Crash]:
+    """One mutation of one seed, checked. *workdir* is reused between runs."""
+    seed = rng.choice(seeds)
+    files = mutate(rng, seed.files)
+    folder, out = osp.join(workdir, "case"), osp.join(workdir, "out")
+    write_folder(folder, files)
+    shutil.rmtree(out, ignore_errors=True)
+    if memory:
+        tracemalloc.start()
+    try:
+        crash = check_folder(folder, seed.format, out)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] if memory else 0
+        if memory:
+            tracemalloc.stop()
+    if crash is None and peak > MEMORY_LIMIT:
+        crash = Crash("memory", f"traced peak {peak} bytes > {MEMORY_LIMIT} for seed {seed.name}")
+    if crash is not None:
+        crash.description = f"seed folder: {seed.name} ({seed.format})\n{crash.description}"
+    return crash
+
+
+# --- the long run ----------------------------------------------------------------------------------------
+
+
+def _quiet() -> None:
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+
+
+def _save_crash(crash_dir: str, crash: Crash, case_folder: str, run_seed: int) -> str:
+    key = hashlib.sha1(crash.signature.encode()).hexdigest()[:12]
+    target = osp.join(crash_dir, key)
+    if not osp.isdir(target):
+        shutil.copytree(case_folder, osp.join(target, "input"))
+        with open(osp.join(target, "crash.txt"), "w", encoding="utf-8") as f:
+            f.write(f"signature: {crash.signature}\nreplay: python benchmarks/fuzz.py --replay {run_seed}\n\n")
+            f.write(crash.description)
+    return target
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=None, help="run for this long")
+    parser.add_argument("--runs", type=int, default=None, help="run this many mutations")
+    parser.add_argument("--seed", type=int, default=0, help="session seed (run i uses seed*10**9+i)")
+    parser.add_argument("--replay", type=int, default=None, help="re-run the case with this run seed")
+    parser.add_argument("--crashes", default="fuzz-crashes", help="where crashing inputs are saved")
+    parser.add_argument("--no-memory", action="store_true", help="don't trace allocation peaks (faster)")
+    parser.add_argument("--source", default=None, help="folder with the real t10k files (default: shared data)")
+    args = parser.parse_args(argv)
+    _quiet()
+    seeds = build_seeds(args.source)
+    memory = not args.no_memory
+
+    with tempfile.TemporaryDirectory(prefix="mnist-fuzz-") as workdir:
+        if args.replay is not None:
+            crash = run_one(random.Random(args.replay), seeds, workdir, memory=memory)
+            print(crash.description if crash else "no crash")
+            return 1 if crash else 0
+
+        if args.minutes is None and args.runs is None:
+            args.runs = 1000
+        deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
+        started, runs, slowest = time.monotonic(), 0, 0.0
+        crashes: Dict[str, int] = {}
+        print(f"seeds: {', '.join(s.name for s in seeds)} (from {args.source or real_source()})", flush=True)
+        while (args.runs is None or runs < args.runs) and (deadline is None or time.monotonic() < deadline):
+            run_seed = args.seed * 10**9 + runs
+            t0 = time.monotonic()
+            crash = run_one(random.Random(run_seed), seeds, workdir, memory=memory)
+            slowest = max(slowest, time.monotonic() - t0)
+            runs += 1
+            if crash is not None:
+                if crash.signature not in crashes:
+                    where = _save_crash(args.crashes, crash, osp.join(workdir, "case"), run_seed)
+                    print(f"CRASH {crash.signature} (run seed {run_seed}) -> {where}", flush=True)
+                crashes[crash.signature] = crashes.get(crash.signature, 0) + 1
+            if runs % 5000 == 0:
+                print(f"{runs} runs, {time.monotonic() - started:.0f} s, {len(crashes)} distinct crashes", flush=True)
+        elapsed = time.monotonic() - started
+        print(f"done: {runs} executions in {elapsed:.0f} s ({runs / elapsed:.0f}/s), slowest run {slowest:.2f} s, "
+              f"{sum(crashes.values())} crashing runs, {len(crashes)} distinct crashes")
+        for signature, count in sorted(crashes.items()):
+            print(f"  {count:6d}  {signature}")
+        return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, REPO)
+    sys.exit(main())

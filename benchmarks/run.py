@@ -1,0 +1,766 @@
+"""Benchmark this package against Datumaro's built-in MNIST formats and against the floors.
+
+    python benchmarks/run.py            # the full run: 70,000 digits, 1,000,000 streamed (a few minutes)
+    python benchmarks/run.py --quick    # 7,000 digits, 100,000 streamed (about a minute)
+
+Inputs are real digits (``../shared/data/mnist-dev``: 5,000 MNIST test digits; the 100-digit sample in
+``assets/`` when that folder is absent) tiled to MNIST's shape, train 60,000 + test 10,000, in a
+temporary folder deleted afterwards. Every case runs in a fresh Python process, so its peak memory
+(``ru_maxrss``) is its own, and reports the median of several runs. Datumaro's built-ins are called as
+their own classes, imported from ``datumaro.plugins.data_formats``; ours through the normal path,
+``Dataset.import_from(path, "mnist")``, which the registration hook points at this package (each case
+checks which class it got). A row is skipped, with a note, when one of our formats isn't registered.
+
+The table is printed and written as Markdown (``--markdown``, default ``benchmarks/latest.md``).
+Timings belong here, never in unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import importlib
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(HERE)
+DEFAULT_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data", "mnist-dev"))
+SAMPLE_DATA = osp.join(REPO, "assets", "mnist-sample")
+DEFAULT_MARKDOWN = osp.join(HERE, "latest.md")
+DISABLE = "DATUMARO_MNIST_PLUGINS_DISABLE"
+IMAGES, LABELS = "images-idx3-ubyte", "labels-idx1-ubyte"
+DEFAULT_COMPRESS_LEVEL = 6  # the mnist exporter's default (--compress-level)
+
+
+@dataclass
+class Sizes:
+    train: int
+    test: int
+    builtin_export: int  # the built-in exporter is quadratic: its row is capped at this many items
+    stream: int
+    hand_stream: int  # items built by hand for the streaming floor (a rate)
+    synthetic: int
+    startup_runs: int
+
+    @property
+    def total(self) -> int:
+        return self.train + self.test
+
+
+FULL = Sizes(60_000, 10_000, 5_000, 1_000_000, 200_000, 5_000, startup_runs=60)
+QUICK = Sizes(6_000, 1_000, 1_000, 100_000, 50_000, 1_000, startup_runs=20)
+
+
+# =========================================================================================================
+# The cases. Each runs in its own process (``run.py --case NAME --params JSON``) and prints one JSON line.
+# =========================================================================================================
+
+
+def touch(item) -> None:
+    """Read an item's image: get the array and one pixel of its last row (so a memory-mapped file is read)."""
+    data = item.media.data
+    data[-1, -1]
+
+
+def resolved_class(registry, name: str) -> type:
+    """The class a Datumaro registry hands out for *name* (resolving a lazy plugin)."""
+    from datumaro.components.lazy_plugin import LazyPlugin
+
+    plugin = registry.get(name)
+    if isinstance(plugin, type) and issubclass(plugin, LazyPlugin):
+        plugin = plugin.get_plugin_cls()
+    return plugin
+
+
+def qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def our_environment(fmt: str):
+    """The default environment, after checking that the hook made *fmt* ours."""
+    from datumaro.components.environment import DEFAULT_ENVIRONMENT
+
+    for registry in (DEFAULT_ENVIRONMENT.importers, DEFAULT_ENVIRONMENT.extractors):
+        cls = resolved_class(registry, fmt)
+        if not cls.__module__.startswith("datumaro_mnist_plugins."):
+            raise RuntimeError(f"'{fmt}' resolves to {qualname(cls)}, not this package: is the hook disabled?")
+    return DEFAULT_ENVIRONMENT
+
+
+BUILTIN_CLASSES = {
+    "mnist": ("datumaro.plugins.data_formats.mnist", ("MnistBase", "MnistImporter", "MnistExporter")),
+    "mnist_csv": ("datumaro.plugins.data_formats.mnist_csv", ("MnistCsvBase", "MnistCsvImporter", "MnistCsvExporter")),
+}
+
+
+def builtin_classes(fmt: str) -> Dict[str, type]:
+    module_name, names = BUILTIN_CLASSES[fmt]
+    module = importlib.import_module(module_name)
+    return {name: getattr(module, name) for name in names}
+
+
+def builtin_environment(fmt: str):
+    """A fresh Environment in which *fmt* is Datumaro's own classes, registered directly."""
+    from datumaro.components.environment import Environment
+
+    env = Environment()
+    for registry in (env.extractors, env.importers, env.exporters):
+        registry.unregister(fmt)
+    env.register_plugins(list(builtin_classes(fmt).values()))
+    for registry in (env.importers, env.extractors):
+        cls = resolved_class(registry, fmt)
+        assert cls.__module__.startswith("datumaro.plugins."), qualname(cls)
+    return env
+
+
+def timed_runs(run: Callable[[], object], reps: int, budget: float, cleanup: Callable[[], None] = lambda: None):
+    """Run *run* up to *reps* times (fewer once *budget* seconds are spent); the durations."""
+    times: List[float] = []
+    spent = 0.0
+    while len(times) < reps and (not times or spent < budget):
+        gc.collect()
+        start = time.perf_counter()
+        result = run()
+        elapsed = time.perf_counter() - start
+        del result
+        cleanup()
+        times.append(elapsed)
+        spent += elapsed
+    return times
+
+
+def case_baseline(p: dict) -> dict:
+    import datumaro  # noqa: F401  what every case pays before it starts
+
+    return {"times": []}
+
+
+def import_dataset(p: dict):
+    """Dataset.import_from with ours or the built-in, then every image touched; the dataset."""
+    from datumaro.components.dataset import Dataset
+
+    env = our_environment(p["format"]) if p["impl"] == "ours" else builtin_environment(p["format"])
+
+    def run():
+        dataset = Dataset.import_from(p["path"], p["format"], env=env)
+        count = 0
+        for item in dataset:
+            touch(item)
+            count += 1
+        assert count == p["items"], (count, p["items"])
+        return dataset
+
+    cls = resolved_class(env.extractors, p["format"])
+    return run, qualname(cls)
+
+
+def case_import(p: dict) -> dict:
+    run, cls = import_dataset(p)
+    return {"times": timed_runs(run, p["reps"], p["budget"]), "class": cls}
+
+
+def case_hand_items(p: dict) -> dict:
+    """The floor: the same DatasetItems built by hand from numpy arrays already in memory, images touched.
+
+    With ``dataset``, they are also put in a Dataset (Dataset.from_iterable) and read back, which is
+    what any import pays for Datumaro's cache.
+    """
+    from datumaro.components.annotation import Label
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    from datumaro_mnist_plugins import idx
+
+    arrays = []
+    for prefix, subset in (("train", "train"), ("t10k", "test")):
+        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"))
+        labels = idx.read_idx(osp.join(p["path"], f"{prefix}-{LABELS}.gz"))
+        arrays.append((subset, images, labels))
+
+    def build():
+        items = []
+        for subset, images, labels in arrays:
+            for i in range(len(images)):
+                item = DatasetItem(
+                    id=str(i), subset=subset, media=Image.from_numpy(data=images[i]), annotations=[Label(int(labels[i]))]
+                )
+                touch(item)
+                items.append(item)
+        return items
+
+    def build_dataset():
+        dataset = Dataset.from_iterable(build(), categories=[str(d) for d in range(10)])
+        for item in dataset:
+            touch(item)
+        return dataset
+
+    return {"times": timed_runs(build_dataset if p.get("dataset") else build, p["reps"], p["budget"])}
+
+
+def case_export(p: dict) -> dict:
+    """Export a dataset already in memory (imported from IDX files, not timed) with ours or the built-in."""
+    from datumaro.components.dataset import Dataset
+
+    source_env = our_environment("mnist") if p["impl"] == "ours" else builtin_environment("mnist")
+    dataset = Dataset.import_from(p["path"], "mnist", env=source_env)
+    dataset.init_cache()
+    out = osp.join(p["tmp"], f"export-{os.getpid()}")
+    if p["impl"] == "ours":
+        env = our_environment(p["format"])
+        cls = resolved_class(env.exporters, p["format"])
+        options = {"save_media": True, **p.get("options", {})}
+
+        def run():
+            dataset.export(out, p["format"], **options)
+    else:
+        cls = builtin_classes(p["format"])[BUILTIN_CLASSES[p["format"]][1][2]]
+
+        def run():
+            cls.convert(dataset, save_dir=out, save_media=True)
+
+    times = timed_runs(run, p["reps"], p["budget"], cleanup=lambda: shutil.rmtree(out, ignore_errors=True))
+    return {"times": times, "class": qualname(cls)}
+
+
+def case_zlib(p: dict) -> dict:
+    """The floor of an IDX export: zlib alone (gzip wrapper) on the images files' bytes, header included."""
+    from datumaro_mnist_plugins import idx
+
+    payloads = []
+    for prefix in ("train", "t10k"):
+        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"), mmap=False)
+        payloads.append(idx.header_bytes(images.dtype, images.shape) + images.tobytes())
+
+    def run():
+        size = 0
+        for payload in payloads:
+            compressor = zlib.compressobj(p["level"], zlib.DEFLATED, 31)
+            size += len(compressor.compress(payload)) + len(compressor.flush())
+        return size
+
+    return {"times": timed_runs(run, p["reps"], p["budget"]), "bytes": sum(len(x) for x in payloads)}
+
+
+def case_stream(p: dict) -> dict:
+    """StreamDataset.import_from a big uncompressed IDX file, every image touched."""
+    from datumaro.components.dataset import StreamDataset
+
+    env = our_environment("mnist")
+
+    def run():
+        dataset = StreamDataset.import_from(p["path"], "mnist", env=env)
+        count = 0
+        for item in dataset:
+            touch(item)
+            count += 1
+        assert count == p["items"], count
+
+    return {"times": timed_runs(run, p["reps"], p["budget"]), "class": qualname(resolved_class(env.extractors, "mnist"))}
+
+
+def case_hand_stream(p: dict) -> dict:
+    """The streaming floor: items built by hand from an in-memory array, touched, and dropped (a rate)."""
+    from datumaro.components.annotation import Label
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    from datumaro_mnist_plugins import idx
+
+    images = idx.read_idx(osp.join(p["path"], f"t10k-{IMAGES}.gz"))
+    labels = idx.read_idx(osp.join(p["path"], f"t10k-{LABELS}.gz"))
+    count = len(images)
+
+    def run():
+        for i in range(p["items"]):
+            j = i % count
+            item = DatasetItem(
+                id=str(i), subset="train", media=Image.from_numpy(data=images[j]), annotations=[Label(int(labels[j]))]
+            )
+            touch(item)
+
+    return {"times": timed_runs(run, p["reps"], p["budget"])}
+
+
+def case_synthetic(p: dict) -> dict:
+    from datumaro.components.dataset import Dataset
+
+    env = our_environment("mnist_synthetic")
+
+    def run():
+        dataset = Dataset.import_from(p["path"], "mnist_synthetic", env=env)
+        count = 0
+        for item in dataset:
+            touch(item)
+            count += 1
+        assert count == p["items"], count
+        return dataset
+
+    return {
+        "times": timed_runs(run, p["reps"], p["budget"]),
+        "class": qualname(resolved_class(env.extractors, "mnist_synthetic")),
+    }
+
+
+CASES = {
+    "baseline": case_baseline,
+    "import": case_import,
+    "hand_items": case_hand_items,
+    "export": case_export,
+    "zlib": case_zlib,
+    "stream": case_stream,
+    "hand_stream": case_hand_stream,
+    "synthetic": case_synthetic,
+}
+
+
+def child_main(name: str, params: str) -> None:
+    result = CASES[name](json.loads(params))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["peak_mb"] = peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB elsewhere
+    print("RESULT " + json.dumps(result))
+
+
+# =========================================================================================================
+# The parent: inputs, running the cases, the table.
+# =========================================================================================================
+
+
+@dataclass
+class Result:
+    times: List[float]
+    peak_mb: float
+    info: dict
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def runs(self) -> int:
+        return len(self.times)
+
+
+class Runner:
+    def __init__(self, args, tmp: str):
+        self.args = args
+        self.tmp = tmp
+
+    def run(self, name: str, builtin: bool = False, **params) -> Result:
+        params.setdefault("reps", self.args.reps)
+        params.setdefault("budget", self.args.budget)
+        params["tmp"] = self.tmp
+        env = dict(os.environ)
+        if builtin:
+            env[DISABLE] = "1"  # the built-ins run without our hook in the process at all
+        else:
+            env.pop(DISABLE, None)
+        label = f"{name} {'built-in' if builtin else ''} {params.get('format', '')} {params.get('impl', '')}"
+        print(f"  running {' '.join(label.split())} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run(
+            [sys.executable, osp.abspath(__file__), "--case", name, "--params", json.dumps(params)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            raise RuntimeError(f"case {name} {params} failed:\n{proc.stdout}\n{proc.stderr}")
+        data = json.loads(lines[-1][len("RESULT ") :])
+        return Result(data.pop("times"), data.pop("peak_mb"), data)
+
+
+def load_digits(folder: str) -> Tuple[np.ndarray, np.ndarray]:
+    from datumaro_mnist_plugins import idx
+
+    images = idx.read_idx(osp.join(folder, f"t10k-{IMAGES}.gz"), mmap=False)
+    labels = idx.read_idx(osp.join(folder, f"t10k-{LABELS}.gz"), mmap=False)
+    return np.ascontiguousarray(images), np.ascontiguousarray(labels)
+
+
+def tiled(array: np.ndarray, count: int) -> np.ndarray:
+    return np.resize(array, (count, *array.shape[1:]))
+
+
+def write_mnist(folder: str, subsets: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> None:
+    """IDX files as MNIST ships them (gzip), with our codec (level 6: the size of the real files)."""
+    from datumaro_mnist_plugins import idx
+
+    os.makedirs(folder, exist_ok=True)
+    for prefix, (images, labels) in subsets.items():
+        idx.write_idx(osp.join(folder, f"{prefix}-{IMAGES}.gz"), images)
+        idx.write_idx(osp.join(folder, f"{prefix}-{LABELS}.gz"), labels)
+
+
+def write_raw_images(folder: str, images: np.ndarray, labels: np.ndarray, count: int) -> None:
+    """Uncompressed ``train`` IDX files of *count* items, repeating *images*, written block by block."""
+    from datumaro_mnist_plugins import idx
+
+    os.makedirs(folder, exist_ok=True)
+    with open(osp.join(folder, f"train-{IMAGES}"), "wb") as f:
+        f.write(idx.header_bytes(np.uint8, (count, *images.shape[1:])))
+        for start in range(0, count, len(images)):
+            f.write(images[: min(len(images), count - start)].tobytes())
+    idx.write_idx(osp.join(folder, f"train-{LABELS}"), tiled(labels, count))
+
+
+def csv_rows(labels: np.ndarray, images: np.ndarray) -> bytes:
+    """Rows ``label,p0,...,p783`` as the built-in ``mnist_csv`` writes them, built without a per-value loop."""
+    comma = np.zeros((256, 4), np.uint8)  # each value's digits and its separator; 0 bytes are padding
+    newline = np.zeros((256, 4), np.uint8)
+    for value in range(256):
+        text = str(value).encode()
+        comma[value, : len(text) + 1] = np.frombuffer(text + b",", np.uint8)
+        newline[value, : len(text) + 1] = np.frombuffer(text + b"\n", np.uint8)
+    parts = []
+    for start in range(0, len(labels), 5000):
+        block = images[start : start + 5000]
+        values = np.concatenate([labels[start : start + 5000, None], block.reshape(len(block), -1)], axis=1)
+        cells = comma[values]
+        cells[:, -1] = newline[values[:, -1]]
+        flat = cells.reshape(-1)
+        parts.append(flat[flat != 0].tobytes())
+    return b"".join(parts)
+
+
+def write_csv(folder: str, subsets: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for subset, (images, labels) in subsets.items():
+        with open(osp.join(folder, f"mnist_{subset}.csv"), "wb") as f:
+            f.write(csv_rows(labels, images))
+
+
+def registered_formats() -> Dict[str, bool]:
+    """Which of our formats the package registers (read from its PLUGINS table, no Datumaro import)."""
+    from datumaro_mnist_plugins import _registration
+
+    names = {row[0] for row in _registration.PLUGINS}
+    return {name: name in names for name in ("mnist", "mnist_csv", "mnist_synthetic")}
+
+
+# --- start-up cost ---------------------------------------------------------------------------------------
+
+
+def startup_cost(runs: int, pycache: str) -> dict:
+    """What the .pth hook adds to ``python -c pass``: -X importtime of its modules, and wall time with it
+    enabled vs DATUMARO_MNIST_PLUGINS_DISABLE=1 (interleaved runs, medians).
+
+    Bytecode is cached in a temporary PYTHONPYCACHEPREFIX, as after a normal ``pip install`` (a dev
+    shell with PYTHONDONTWRITEBYTECODE=1 would compile our modules at every start).
+    """
+    base = {k: v for k, v in os.environ.items() if k not in (DISABLE, "PYTHONDONTWRITEBYTECODE")}
+    base["PYTHONPYCACHEPREFIX"] = pycache
+    on, off = dict(base), dict(base, **{DISABLE: "1"})
+    for env in (on, off):
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)  # compile and cache once
+
+    ours = []
+    for _ in range(max(5, runs // 4)):
+        err = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], env=on, capture_output=True, text=True).stderr
+        total = 0
+        for line in err.splitlines():
+            parts = [x.strip() for x in line.split("|")]
+            # only top-level packages of ours; their cumulative time includes their submodules
+            if len(parts) == 3 and parts[2] == "datumaro_mnist_plugins":
+                total += int(parts[1])
+        ours.append(total / 1000)
+
+    walls: Dict[str, List[float]] = {"on": [], "off": []}
+    for _ in range(runs):
+        for key, env in (("on", on), ("off", off)):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+            walls[key].append((time.perf_counter() - start) * 1000)
+    return {
+        "importtime_ms": statistics.median(ours),
+        "wall_on_ms": statistics.median(walls["on"]),
+        "wall_off_ms": statistics.median(walls["off"]),
+    }
+
+
+# --- the table -------------------------------------------------------------------------------------------
+
+
+def seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def runs_note(result: Result) -> str:
+    return f" (median of {result.runs})" if result.runs > 1 else " (1 run)"
+
+
+def rate(count: int, result: Result) -> str:
+    return f"{count / result.median:,.0f} items/s"
+
+
+@dataclass
+class Row:
+    case: str
+    items: str
+    ours: str
+    reference: str
+    ratio: str
+    memory: str
+    target: str = ""
+    met: str = ""
+
+
+def check(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup: dict, notes: List[str]) -> List[Row]:
+    rows: List[Row] = []
+    n = f"{sizes.total:,}"
+    r = results
+
+    def mem(*pairs) -> str:
+        return " / ".join(f"{res.peak_mb:.0f} MB" for res in pairs if res is not None)
+
+    # --- mnist import
+    ours, builtin, hand, hand_ds = r["import_ours"], r["import_builtin"], r["hand_items"], r["hand_dataset"]
+    rows.append(Row(
+        "`mnist` eager import (`Dataset.import_from` + every image read)", n,
+        seconds(ours.median) + runs_note(ours), "built-in: " + seconds(builtin.median) + runs_note(builtin),
+        f"{builtin.median / ours.median:.1f}× faster", mem(ours, builtin),
+    ))
+    ratio = ours.median / hand.median
+    rows.append(Row(
+        "`mnist` eager import vs the floor", n, seconds(ours.median),
+        "same items built by hand from numpy arrays: " + seconds(hand.median) + runs_note(hand),
+        f"{ratio:.2f}× the floor", mem(hand), "≤ 1.15× the floor", check(ratio <= 1.15),
+    ))
+    rows.append(Row(
+        "(for scale) items by hand, put in a `Dataset` and read back", n, "",
+        seconds(hand_ds.median) + runs_note(hand_ds), f"ours is {ours.median / hand_ds.median:.2f}× this", mem(hand_ds),
+    ))
+
+    # --- mnist export
+    level = args.compress_level
+    ours, zl, small, small_builtin = r["export_ours"], r["zlib"], r["export_small_ours"], r["export_small_builtin"]
+    est = small_builtin.median * (sizes.total / sizes.builtin_export) ** 2
+    rows.append(Row(
+        f"`mnist` export, `save_media`, gzip level {level}", n, seconds(ours.median) + runs_note(ours),
+        f"built-in: capped at {sizes.builtin_export:,} items (quadratic: {sizes.total:,} would take ~{est / 60:.0f} min)",
+        "", mem(ours), "≤ 2 s", check(ours.median <= 2),
+    ))
+    ratio = ours.median / zl.median
+    rows.append(Row(
+        f"`mnist` export vs zlib alone, level {level}", n, seconds(ours.median),
+        f"zlib on the same {zl.info['bytes'] / 1e6:.0f} MB: " + seconds(zl.median) + runs_note(zl),
+        f"{ratio:.2f}× zlib", mem(zl), "≤ 1.3× zlib", check(ratio <= 1.3),
+    ))
+    speedup = small_builtin.median / small.median
+    rows.append(Row(
+        f"`mnist` export, `save_media`, {sizes.builtin_export:,} real digits", f"{sizes.builtin_export:,}",
+        seconds(small.median) + runs_note(small), "built-in: " + seconds(small_builtin.median) + runs_note(small_builtin),
+        f"{speedup:,.0f}× faster", mem(small, small_builtin), "≥ 100× faster", check(speedup >= 100),
+    ))
+
+    # --- mnist_csv
+    if r.get("csv_import_ours") is None:
+        rows.append(Row("`mnist_csv` import / export", n, "skipped: this package registers no `mnist_csv` yet", "", "", ""))
+    else:
+        ours, builtin = r["csv_import_ours"], r["csv_import_builtin"]
+        speedup = builtin.median / ours.median
+        rows.append(Row(
+            "`mnist_csv` eager import (every image read)", n, seconds(ours.median) + runs_note(ours),
+            "built-in: " + seconds(builtin.median) + runs_note(builtin), f"{speedup:.1f}× faster",
+            mem(ours, builtin), "≥ 10× faster", check(speedup >= 10),
+        ))
+        ours, builtin = r["csv_export_ours"], r["csv_export_builtin"]
+        speedup = builtin.median / ours.median
+        rows.append(Row(
+            "`mnist_csv` export, `save_media`", n, seconds(ours.median) + runs_note(ours),
+            "built-in: " + seconds(builtin.median) + runs_note(builtin), f"{speedup:.1f}× faster",
+            mem(ours, builtin), "≥ 3× faster", check(speedup >= 3),
+        ))
+
+    # --- mnist_synthetic
+    synth = r.get("synthetic")
+    if synth is None:
+        rows.append(Row("`mnist_synthetic` generation", "", "skipped: this package registers no `mnist_synthetic` yet", "", "", ""))
+    else:
+        rows.append(Row(
+            "`mnist_synthetic` generation (import a recipe, every image read)", f"{sizes.synthetic:,}",
+            rate(sizes.synthetic, synth) + runs_note(synth), "", "", mem(synth),
+        ))
+
+    # --- streaming
+    stream, hand_stream = r["stream"], r["hand_stream"]
+    ours_rate, hand_rate = sizes.stream / stream.median, sizes.hand_stream / hand_stream.median
+    rows.append(Row(
+        "streaming import of one uncompressed IDX file (`StreamDataset`), every image read",
+        f"{sizes.stream:,}", rate(sizes.stream, stream) + runs_note(stream),
+        "items built by hand: " + rate(sizes.hand_stream, hand_stream) + runs_note(hand_stream),
+        f"{ours_rate / hand_rate:.0%} of the floor's rate", mem(stream, hand_stream),
+        "≥ 80% of the floor's rate", check(ours_rate >= 0.8 * hand_rate),
+    ))
+    rows.append(Row(
+        "streaming import: peak memory", f"{sizes.stream:,}", f"{stream.peak_mb:.0f} MB",
+        f"the file: {sizes.stream * 784 / 1e6:,.0f} MB", "", "", "< 300 MB", check(stream.peak_mb < 300),
+    ))
+
+    # --- start-up
+    diff = startup["wall_on_ms"] - startup["wall_off_ms"]
+    rows.append(Row(
+        "start-up: `python -c pass`, hook on vs `DATUMARO_MNIST_PLUGINS_DISABLE=1`", f"{sizes.startup_runs} runs each",
+        f"{startup['wall_on_ms']:.1f} ms", f"{startup['wall_off_ms']:.1f} ms", f"+{diff:.2f} ms", "",
+        "< 2 ms", check(diff < 2),
+    ))
+    rows.append(Row(
+        "start-up: `python -X importtime -c pass`, our modules (cumulative)", "", f"{startup['importtime_ms']:.2f} ms",
+        "", "", "", "< 2 ms", check(startup["importtime_ms"] < 2),
+    ))
+    return rows
+
+
+def render(rows: List[Row], header: List[str], notes: List[str]) -> str:
+    columns = ["case", "items", "this package", "reference", "ratio", "peak RSS (ours / ref)", "target", "met"]
+    lines = header + ["", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    for row in rows:
+        cells = [row.case, row.items, row.ours, row.reference, row.ratio, row.memory, row.target, row.met]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    lines += [""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def machine_header(args, sizes: Sizes, data: str, baseline: Result) -> List[str]:
+    import datumaro
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return [
+        f"Benchmark of datumaro-mnist-plugins, {datetime.date.today().isoformat()}"
+        f"{' (--quick)' if args.quick else ''}: `python benchmarks/run.py{' --quick' if args.quick else ''}`",
+        "",
+        f"- machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, Datumaro {datumaro.__version__}, "
+        f"numpy {np.__version__}, {platform.system()} {platform.release()}",
+        f"- data: real digits from `{osp.relpath(data, REPO)}`, tiled to train {sizes.train:,} + test {sizes.test:,}; "
+        f"every case in a fresh process, median of up to {args.reps} runs (fewer when a case is slow)",
+        f"- peak RSS is the whole process's `ru_maxrss`; a process that only imports Datumaro peaks at "
+        f"{baseline.peak_mb:.0f} MB",
+    ]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smaller run (7,000 items, 100,000 streamed)")
+    parser.add_argument("--reps", type=int, default=5, help="runs per case (median reported; default %(default)s)")
+    parser.add_argument("--budget", type=float, default=20.0, help="stop repeating a case after this many seconds")
+    parser.add_argument("--data", default=None, help="folder with t10k-images/labels IDX .gz files (real digits)")
+    parser.add_argument("--compress-level", type=int, default=DEFAULT_COMPRESS_LEVEL, choices=range(10), metavar="0-9")
+    parser.add_argument("--markdown", default=DEFAULT_MARKDOWN, help="where to write the table (default %(default)s)")
+    parser.add_argument("--tmp", default=None, help="where to build the inputs (a temporary folder inside it)")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        child_main(args.case, args.params)
+        return 0
+    try:
+        import datumaro_mnist_plugins  # noqa: F401
+    except ImportError:
+        parser.error("install the package first (from the repository: pip install '.[cli]')")
+
+    sizes = QUICK if args.quick else FULL
+    notes: List[str] = []
+    data = args.data or (DEFAULT_DATA if osp.isdir(DEFAULT_DATA) else SAMPLE_DATA)
+    if data == SAMPLE_DATA:
+        notes.append(f"`{osp.relpath(DEFAULT_DATA, REPO)}` is absent: tiled from the 100-digit sample in `assets/`")
+    formats = registered_formats()
+    started = time.perf_counter()
+
+    tmp = tempfile.mkdtemp(prefix="mnist-bench-", dir=args.tmp)
+    try:
+        print(f"building inputs in {tmp} ...", file=sys.stderr, flush=True)
+        images, labels = load_digits(data)
+        split = {"train": (tiled(images, sizes.train), tiled(labels, sizes.train)),
+                 "t10k": (tiled(images, sizes.test), tiled(labels, sizes.test))}
+        mnist_dir, small_dir, csv_dir, stream_dir = (osp.join(tmp, n) for n in ("mnist", "mnist-small", "csv", "stream"))
+        write_mnist(mnist_dir, split)
+        write_mnist(small_dir, {"t10k": (tiled(images, sizes.builtin_export), tiled(labels, sizes.builtin_export))})
+        write_raw_images(stream_dir, images, labels, sizes.stream)
+        if formats["mnist_csv"]:
+            write_csv(csv_dir, {"train": split["train"], "test": split["t10k"]})
+
+        runner = Runner(args, tmp)
+        results: Dict[str, Optional[Result]] = {}
+        results["baseline"] = runner.run("baseline")
+        common = {"path": mnist_dir, "format": "mnist", "items": sizes.total}
+        results["import_ours"] = runner.run("import", impl="ours", **common)
+        results["import_builtin"] = runner.run("import", builtin=True, impl="builtin", **common)
+        results["hand_items"] = runner.run("hand_items", path=mnist_dir)
+        results["hand_dataset"] = runner.run("hand_items", path=mnist_dir, dataset=True)
+        level = {"options": {"compress_level": args.compress_level}}
+        results["export_ours"] = runner.run("export", impl="ours", path=mnist_dir, format="mnist", **level)
+        results["zlib"] = runner.run("zlib", path=mnist_dir, level=args.compress_level)
+        results["export_small_ours"] = runner.run("export", impl="ours", path=small_dir, format="mnist", **level)
+        results["export_small_builtin"] = runner.run(
+            "export", builtin=True, impl="builtin", path=small_dir, format="mnist", reps=1
+        )
+        if formats["mnist_csv"]:
+            common = {"path": csv_dir, "format": "mnist_csv", "items": sizes.total}
+            results["csv_import_ours"] = runner.run("import", impl="ours", **common)
+            results["csv_import_builtin"] = runner.run("import", builtin=True, impl="builtin", reps=1, **common)
+            results["csv_export_ours"] = runner.run("export", impl="ours", path=mnist_dir, format="mnist_csv")
+            results["csv_export_builtin"] = runner.run(
+                "export", builtin=True, impl="builtin", path=mnist_dir, format="mnist_csv", reps=1
+            )
+        else:
+            notes.append("`mnist_csv` rows skipped: the package does not register that format yet")
+        if formats["mnist_synthetic"]:
+            recipe = osp.join(tmp, "recipe.json")
+            with open(recipe, "w") as f:
+                json.dump({"seed": 0, "subsets": {"train": sizes.synthetic}}, f)
+            results["synthetic"] = runner.run("synthetic", path=recipe, items=sizes.synthetic, reps=3)
+        else:
+            notes.append("`mnist_synthetic` row skipped: the package does not register that format yet")
+        results["stream"] = runner.run("stream", path=stream_dir, items=sizes.stream, reps=3, budget=60)
+        results["hand_stream"] = runner.run("hand_stream", path=mnist_dir, items=sizes.hand_stream, reps=3)
+        print("  measuring start-up ...", file=sys.stderr, flush=True)
+        startup = startup_cost(sizes.startup_runs, osp.join(tmp, "pycache"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    notes += [
+        f"export rows: the dataset is already in memory (imported with ours, not timed); ours writes gzip IDX at "
+        f"`--compress-level {args.compress_level}` (the default), the built-in at gzip's level 9",
+        "zlib floor: `zlib.compressobj(level, wbits=31)` (gzip) on the bytes of the images files, in memory",
+        "streaming: the file is in the page cache after it is written; 'read' = the array and one pixel of its "
+        "last row, which pages in every image",
+        "start-up: bytecode cached (PYTHONPYCACHEPREFIX in the temp folder), as after `pip install`",
+        f"whole run: {time.perf_counter() - started:.0f} s",
+    ]
+    rows = build_rows(args, sizes, results, startup, notes)
+    text = render(rows, machine_header(args, sizes, data, results["baseline"]), notes)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"written to {args.markdown}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+"""The ``mnist_csv`` format: MNIST as text, one row per image, the label then the pixels row by row.
+
+    [prefix]mnist_<subset>.csv      one row per item (mnist_train.csv, fashion-mnist_test.csv, ...)
+    meta_<subset>.csv               optional sidecar: item ids and/or per-item sizes (Datumaro's layout)
+    labels.txt / dataset_meta.json  class names, as in ``mnist``
+
+Three dialects, told apart by the first line's content:
+
+* no header, ``7,0,0,...``: the original "MNIST in CSV" and what Datumaro's built-in writes;
+  a row holding only a label is an item without an image, and the label ``-1`` means "no label";
+* a header with a ``label`` column first (``label,1x1,...,28x28`` or ``label,pixel0,...``, as on Kaggle);
+  ``<rows>x<cols>`` names in the header give the image size;
+* a header without ``label`` (Kaggle's ``test.csv``): pixels only, items without annotations.
+
+Images are 28x28 unless the header or the sidecar says otherwise. The text is parsed by vectorized numpy
+over cache-sized blocks of whole lines, and every image is a view of one parsed uint8 array. Rows that
+are not numbers 0..255 or have a length no image size explains go through the import error policy with
+the file, line and column, so a user can skip them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os.path as osp
+import re
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from datumaro.components.annotation import AnnotationType
+from datumaro.components.dataset_base import DatasetItem, SubsetBase
+from datumaro.components.errors import DatasetImportError, InvalidAnnotationError
+from datumaro.components.format_detection import FormatDetectionConfidence
+from datumaro.components.importer import ImportContext, Importer
+from datumaro.components.media import Image
+
+from ._common import (
+    IMAGES_DIR,
+    MNIST_SIDE,
+    NO_LABEL,
+    DigitsExporter,
+    Sidecar,
+    SidecarCollector,
+    SubsetWriter,
+    image_files_by_id,
+    label_categories,
+    load_label_names,
+    make_item,
+)
+
+EXTENSION = ".csv"
+#: How the built-in (and we) write "no label" in the label column.
+CSV_NO_LABEL = -1
+_DATA_FILE = re.compile(r"^(?P<prefix>.*?mnist)_(?P<subset>.+)\.csv$")
+_OWNED_FILE = re.compile(rf"(.*mnist_.+\.csv|meta_.+\.csv|labels\.txt|dataset_meta\.json|{IMAGES_DIR})$")
+_NUMBER = re.compile(r"\s*-?\d+\s*")
+_SIZE_COLUMN = re.compile(r"(\d+)x(\d+)")
+_LABEL_FIELD = re.compile(r"-?\d{1,3}")
+_PIXEL_FIELD = re.compile(r"\d{1,3}")
+_DEFAULT_SIZE = (MNIST_SIDE, MNIST_SIDE)
+#: Parse this many bytes at a time: numpy's passes over a block then run in the CPU cache.
+_BLOCK_BYTES = 1 << 18
+_BOM = b"\xef\xbb\xbf"
+
+
+def subset_of(file_name: str) -> str:
+    """``fashion-mnist_test.csv`` -> ``test``; a file named otherwise gives its stem."""
+    match = _DATA_FILE.match(file_name)
+    return match["subset"] if match else osp.splitext(file_name)[0]
+
+
+def sidecar_path(folder: str, subset: str) -> str:
+    return osp.join(folder, f"meta_{subset}{EXTENSION}")
+
+
+def read_sidecar(path: str) -> Sidecar:
+    """``meta_<subset>.csv`` as the built-in writes it: rows of ``id``, ``h,w`` or ``id,h,w``."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DatasetImportError(f"{path}: not a CSV sidecar ({e})") from None
+    return Sidecar.from_rows(path, rows)
+
+
+def write_sidecar(path: str, sidecar: Sidecar) -> None:
+    """Byte for byte what the built-in writes for the same rows (it can read ours)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(sidecar.rows())
+
+
+# --- the header line -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dialect:
+    has_header: bool
+    has_label: bool
+    #: The image size the header names (or MNIST's), None if the header names pixels of no known size.
+    size: Optional[Tuple[int, int]]
+    pixel_columns: int = MNIST_SIDE * MNIST_SIDE
+
+
+def read_dialect(path: str, first_line: bytes) -> Dialect:
+    """A first line of names only is a header; anything else is the first row of a headerless file."""
+    try:
+        fields = next(csv.reader([first_line.decode("utf-8").rstrip("\r\n")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        fields = []  # not names: a (bad) row, reported as such
+    if not fields or any(_NUMBER.fullmatch(field) for field in fields):
+        return Dialect(has_header=False, has_label=True, size=_DEFAULT_SIZE)
+    columns = [field.strip() for field in fields]
+    has_label = columns[0].lower() == "label"
+    pixels = columns[1:] if has_label else columns
+    if any(column.lower() == "label" for column in pixels):
+        raise DatasetImportError(f"{path}: line 1: the 'label' column must come first")
+    size = None
+    named = _SIZE_COLUMN.fullmatch(pixels[-1]) if pixels else None
+    if named and int(named[1]) * int(named[2]) == len(pixels):
+        size = (int(named[1]), int(named[2]))
+    elif len(pixels) == MNIST_SIDE * MNIST_SIDE:
+        size = _DEFAULT_SIZE
+    elif not pixels:
+        size = (0, 0)
+    return Dialect(has_header=True, has_label=has_label, size=size, pixel_columns=len(pixels))
+
+
+# --- the rows: vectorized parsing of blocks of whole lines ---------------------------------------------------
+
+# Bytes minus ord("0") (mod 256): digits become 0..9, every other byte 10 or more.
+_COMMA, _NEWLINE, _MINUS = ((ord(c) - ord("0")) % 256 for c in ",\n-")
+
+
+@dataclass
+class ParsedRows:
+    """The rows of some lines of a CSV file; ``values`` holds every field, rows point into it."""
+
+    values: np.ndarray  # uint8, every field in file order (a few unused slots: signs, blank lines)
+    labels: np.ndarray  # int16 per row: its first field (the label, when the dialect has one)
+    starts: np.ndarray  # int64 per row: index of its first field in ``values``
+    counts: np.ndarray  # int64 per row: how many fields it has
+    lines: np.ndarray  # int64 per row: its line number in the file
+    bad_rows: Dict[int, bytes]  # row -> its text, for rows with a field that is not a number 0..255
+
+
+def parse_rows(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
+    """Parse lines of comma-separated integers (*buf* ends with a newline) without a Python loop per value.
+
+    Each field ends at a non-digit byte; its value is read from the up to three digits before it.
+    Well-formed blocks (the usual case) are checked with a few reductions; only a block that fails them
+    is examined field by field (see :func:`_flag_bad_fields`).
+    """
+    if b"\r" in buf:
+        buf = buf.replace(b"\r\n", b"\n")
+    codes = np.empty(len(buf) + 3, np.uint8)
+    codes[:3] = 255  # three non-digits before the text, so every field can look back three bytes
+    np.subtract(np.frombuffer(buf, np.uint8), 48, out=codes[3:])
+    ends = np.flatnonzero(codes > 9)[3:]
+    terms = codes[ends]
+    gaps = np.diff(ends, prepend=2)  # a field's length + 1
+    values = codes[ends - 1].astype(np.int16)
+    tens = np.flatnonzero(gaps >= 3)
+    values[tens] += codes[ends[tens] - 2].astype(np.int16) * 10
+    hundreds = tens[gaps[tens] >= 4]
+    values[hundreds] += codes[ends[hundreds] - 3].astype(np.int16) * 100
+
+    row_ends = np.flatnonzero(terms == _NEWLINE)
+    counts = np.diff(row_ends, prepend=-1)
+    starts = row_ends - counts + 1
+    lines = first_line + np.arange(len(row_ends))
+    well_formed = (
+        len(row_ends) + np.count_nonzero(terms == _COMMA) == len(terms)
+        and gaps.min() >= 2
+        and gaps.max() <= 4
+        and values.max() <= 255
+    )
+    bad_rows = {}
+    if not well_formed:
+        bad, signed = _flag_bad_fields(values, terms, gaps - 1, starts, has_label)
+        starts += signed
+        counts -= signed
+        newlines = ends[row_ends] - 3  # byte offsets in *buf*
+        for row in np.unique(np.searchsorted(row_ends, np.flatnonzero(bad))).tolist():
+            begin = int(newlines[row - 1]) + 1 if row else 0
+            bad_rows[row] = buf[begin : int(newlines[row])]
+        blank = (counts == 1) & (gaps[row_ends] == 1) & (signed == 0)
+        if blank.any():  # blank lines are skipped; their slot in ``values`` stays unused
+            keep = np.flatnonzero(~blank)
+            bad_rows = {int(np.searchsorted(keep, row)): text for row, text in bad_rows.items() if not blank[row]}
+            starts, counts, lines = starts[keep], counts[keep], lines[keep]
+    labels = values[starts]
+    return ParsedRows(values.astype(np.uint8), labels, starts, counts, lines, bad_rows)
+
+
+def _flag_bad_fields(values, terms, lengths, starts, has_label) -> Tuple[np.ndarray, np.ndarray]:
+    """Which fields are not numbers 0..255 (labels: any number), and which rows start with a sign.
+
+    A field is bad when it is empty, longer than three digits or ended by anything but a comma or a
+    newline. A ``-`` is a sign only at the start of a row (the built-in's label ``-1``): it parses as
+    an empty field ended by ``-``; the next field is negated and the row starts after it.
+    *values* is updated in place; returns (bad per field, 1 per row that starts with a sign).
+    """
+    bad = (lengths == 0) | (lengths > 3) | ((terms != _COMMA) & (terms != _NEWLINE))
+    is_sign = np.zeros(len(values), bool)
+    minus = np.flatnonzero(terms == _MINUS)
+    if minus.size:
+        at_row_start = (minus == 0) | (terms[minus - 1] == _NEWLINE)
+        signs = minus[(lengths[minus] == 0) & at_row_start]
+        values[signs + 1] *= -1
+        bad[signs] = False
+        is_sign[signs] = True
+    signed = is_sign[starts].astype(starts.dtype)
+    pixel = (values < 0) | (values > 255)
+    if has_label:
+        pixel[starts + signed] = False  # labels are checked against the categories instead
+    return bad | pixel, signed
+
+
+def line_blocks(f: io.BufferedIOBase, head: bytes = b"") -> Iterator[bytes]:
+    """The rest of *f* (after *head*) in blocks of whole lines, each ending with a newline."""
+    pending = [head] if head else []
+    while True:
+        data = f.read(_BLOCK_BYTES)
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            pending.append(data)
+            continue
+        pending.append(data[:cut])
+        yield b"".join(pending)
+        pending = [data[cut:]]
+    tail = b"".join(pending)
+    if tail:
+        yield tail if tail.endswith(b"\n") else tail + b"\n"
+
+
+def concat_rows(parts: Sequence[ParsedRows]) -> ParsedRows:
+    """The rows of consecutive blocks as one: one values array, row indices shifted."""
+    value_offsets = np.cumsum([0] + [len(p.values) for p in parts])
+    row_offsets = np.cumsum([0] + [len(p.starts) for p in parts])
+    bad_rows = {}
+    for part, offset in zip(parts, row_offsets.tolist()):
+        bad_rows.update((offset + row, text) for row, text in part.bad_rows.items())
+    return ParsedRows(
+        values=np.concatenate([p.values for p in parts]) if parts else np.zeros(0, np.uint8),
+        labels=np.concatenate([p.labels for p in parts]) if parts else np.zeros(0, np.int16),
+        starts=np.concatenate([p.starts + o for p, o in zip(parts, value_offsets)] or [np.zeros(0, np.int64)]),
+        counts=np.concatenate([p.counts for p in parts] or [np.zeros(0, np.int64)]),
+        lines=np.concatenate([p.lines for p in parts] or [np.zeros(0, np.int64)]),
+        bad_rows=bad_rows,
+    )
+
+
+def read_rows(path: str) -> Tuple[Dialect, ParsedRows]:
+    """The dialect and the rows of a whole file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.readline()
+            if head.startswith(_BOM):
+                head = head[len(_BOM) :]
+            dialect = read_dialect(path, head)
+            line = 2 if dialect.has_header else 1
+            parts = []
+            for block in line_blocks(f, b"" if dialect.has_header else head):
+                parts.append(parse_rows(block, line, dialect.has_label))
+                line += block.count(b"\n")
+    except OSError as e:
+        raise DatasetImportError(f"{path}: can't read the file ({e})") from None
+    return dialect, concat_rows(parts)
+
+
+def explain_bad_row(text: bytes, has_label: bool) -> str:
+    """Which field of a flagged row is wrong, for the error message."""
+    fields = text.decode("utf-8", errors="replace").split(",")
+    for column, field in enumerate(fields, 1):
+        if has_label and column == 1:
+            if not _LABEL_FIELD.fullmatch(field):
+                return f"column 1: label {field!r} is not a number"
+        elif not _PIXEL_FIELD.fullmatch(field) or int(field) > 255:
+            return f"column {column}: {field!r} is not a pixel value 0..255"
+    return "not a row of comma-separated numbers"
+
+
+# --- the extractor ---------------------------------------------------------------------------------------------
+
+
+class MnistCsvBase(SubsetBase):
+    """One subset of an MNIST CSV dataset; *path* is its ``*mnist_<subset>.csv`` file."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        subset: Optional[str] = None,
+        stream: bool = False,
+        ctx: Optional[ImportContext] = None,
+    ):
+        if not osp.isfile(path):
+            raise DatasetImportError(f"{path}: not an MNIST CSV file")
+        folder = osp.dirname(osp.abspath(path))
+        super().__init__(subset=subset or subset_of(osp.basename(path)), ctx=ctx)
+        self._path = path
+        self._stream = stream
+        self._categories = label_categories(load_label_names(folder))
+
+        self._dialect, self._rows = read_rows(path)
+        self._count = len(self._rows.starts)
+        meta_path = sidecar_path(folder, self._subset)
+        self._sidecar = read_sidecar(meta_path) if osp.isfile(meta_path) else Sidecar()
+        self._check_sidecar(meta_path)
+        self._pixel_counts = self._rows.counts - int(self._dialect.has_label)
+        self._problems = self._wrong_lengths(meta_path)
+
+        self._image_files = None
+        image_dir = osp.join(folder, IMAGES_DIR, self._subset)
+        if self._dialect.has_label and np.any(self._pixel_counts == 0) and osp.isdir(image_dir):
+            self._image_files = image_files_by_id(image_dir)
+        if self._dialect.has_label:
+            self._ann_types.add(AnnotationType.label)
+
+    def _check_sidecar(self, meta_path: str) -> None:
+        for column in (self._sidecar.ids, self._sidecar.sizes):
+            if column is not None and len(column) != self._count:
+                raise DatasetImportError(f"{meta_path}: {len(column)} rows for the {self._count} rows of {self._path}")
+        if self._dialect.size is None and self._sidecar.sizes is None:
+            raise DatasetImportError(
+                f"{self._path}: line 1: {self._dialect.pixel_columns} pixel columns are not 28x28 and their names "
+                f"do not give the size (like '16x16' for the last one); nor does a sidecar {osp.basename(meta_path)}"
+            )
+
+    def _wrong_lengths(self, meta_path: str) -> Dict[int, str]:
+        """Rows whose length no image size explains: row -> why."""
+        if self._sidecar.sizes is not None:
+            sizes = np.array(self._sidecar.sizes, np.int64).reshape(-1, 2)
+            expected = sizes[:, 0] * sizes[:, 1]
+        else:
+            h, w = self._dialect.size
+            expected = np.full(self._count, h * w)
+        fits = self._pixel_counts == expected
+        if self._dialect.has_label:
+            fits |= self._pixel_counts == 0  # a label alone: an item without an image
+        problems = {}
+        for row in np.flatnonzero(~fits).tolist():
+            count = int(self._rows.counts[row])
+            pixels = int(expected[row])
+            if self._dialect.has_label:
+                wanted = f"a label and {pixels} pixels ({pixels + 1} values), or a label alone"
+            else:
+                wanted = f"{pixels} pixels"
+            if self._sidecar.sizes is None:
+                wanted += f" (other image sizes need a sidecar {osp.basename(meta_path)})"
+            problems[row] = f"{self._path}: line {int(self._rows.lines[row])}: {count} values; expected {wanted}"
+        return problems
+
+    def _item_id(self, index: int) -> str:
+        return self._sidecar.ids[index] if self._sidecar.ids is not None else str(index)
+
+    def _problem(self, index: int) -> Optional[str]:
+        text = self._rows.bad_rows.get(index)
+        if text is not None:
+            where = explain_bad_row(text, self._dialect.has_label)
+            return f"{self._path}: line {int(self._rows.lines[index])}, {where}"
+        return self._problems.get(index)
+
+    def _image(self, index: int) -> Optional[Image]:
+        pixels = int(self._pixel_counts[index])
+        if pixels == 0:
+            path = self._image_files.get(self._item_id(index)) if self._image_files else None
+            return Image.from_file(path=path) if path else None
+        h, w = self._sidecar.sizes[index] if self._sidecar.sizes is not None else self._dialect.size
+        start = int(self._rows.starts[index]) + int(self._dialect.has_label)
+        return Image.from_numpy(data=self._rows.values[start : start + pixels].reshape(h, w), size=(h, w))
+
+    def _label(self, index: int) -> int:
+        if not self._dialect.has_label:
+            return NO_LABEL
+        label = int(self._rows.labels[index])
+        label_count = len(self._categories[AnnotationType.label])
+        if label == CSV_NO_LABEL:
+            return NO_LABEL
+        if not 0 <= label < label_count:
+            error = InvalidAnnotationError(
+                f"{self._path}: line {int(self._rows.lines[index])}: label {label} is not one of the "
+                f"{label_count} categories (labels.txt / dataset_meta.json)"
+            )
+            self._ctx.error_policy.report_annotation_error(error, item_id=(self._item_id(index), self._subset))
+            return NO_LABEL
+        return label
+
+    def __iter__(self) -> Iterator[DatasetItem]:
+        progress = self._ctx.progress_reporter
+        for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
+            problem = self._problem(index)
+            if problem:
+                item_id = (self._item_id(index), self._subset)
+                self._ctx.error_policy.report_item_error(DatasetImportError(problem), item_id=item_id)
+                continue
+            yield make_item(self._item_id(index), self._subset, self._label(index), self._image(index))
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def is_stream(self) -> bool:
+        return self._stream
+
+
+class MnistCsvImporter(Importer):
+    """MNIST as CSV: ``*mnist_<subset>.csv`` files, found as Datumaro's built-in finds them."""
+
+    DETECT_CONFIDENCE = FormatDetectionConfidence.MEDIUM
+
+    @classmethod
+    def find_sources(cls, path: str) -> List[Dict]:
+        return cls._find_sources_recursive(
+            path, EXTENSION, MnistCsvBase.NAME, file_filter=lambda p: bool(_DATA_FILE.match(osp.basename(p)))
+        )
+
+    @classmethod
+    def get_file_extensions(cls) -> List[str]:
+        return [EXTENSION]
+
+    @property
+    def can_stream(self) -> bool:
+        return True
+
+
+# --- the exporter ------------------------------------------------------------------------------------------------
+
+
+def _token_table() -> np.ndarray:
+    """The text of every value a row holds, as little-endian uint32 of up to 4 bytes (NUL-padded).
+
+    Index ``v + 1`` is ``v`` followed by a comma, ``v + 1 + ROW_END`` the same followed by a newline;
+    index 0 is the label ``-1``.
+    """
+    texts = [str(v) for v in range(-1, 256)]
+    tokens = [(t + ",").encode() for t in texts] + [(t + "\n").encode() for t in texts]
+    return np.frombuffer(b"".join(t.ljust(4, b"\0") for t in tokens), dtype="<u4")
+
+
+_TOKENS = _token_table()
+_ROW_END = len(_TOKENS) // 2
+#: Items formatted at once: enough to make numpy's per-call cost vanish, few enough to stay in cache.
+_ROWS_PER_BATCH = 256
+
+
+def format_rows(labels: Sequence[int], images: Sequence[Optional[np.ndarray]]) -> bytes:
+    """Headerless CSV rows ``label,p0,p1,...`` (a label alone for an item without an image)."""
+    counts = np.array([1 + (image.size if image is not None else 0) for image in images], np.int64)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    values = np.empty(int(ends[-1]) if len(ends) else 0, np.int16)
+    values[starts] = labels
+    for start, image in zip(starts.tolist(), images):
+        if image is not None:
+            values[start + 1 : start + 1 + image.size] = image.reshape(-1)
+    index = values + 1
+    index[ends - 1] += _ROW_END
+    text = _TOKENS[index].view(np.uint8)
+    return text[text != 0].tobytes()
+
+
+class _CsvSubsetWriter(SubsetWriter):
+    """Rows formatted in batches and appended to ``mnist_<subset>.csv``; the sidecar written at the end."""
+
+    def __init__(self, staging: str, subset: str):
+        self._staging = staging
+        self._subset = subset
+        self._file = open(osp.join(staging, f"mnist_{subset}{EXTENSION}"), "wb")
+        self._labels: List[int] = []
+        self._images: List[Optional[np.ndarray]] = []
+        self._has_images = False
+
+    def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
+        self._labels.append(CSV_NO_LABEL if label == NO_LABEL else label)
+        self._images.append(pixels)
+        self._has_images |= pixels is not None
+        if len(self._labels) >= _ROWS_PER_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._labels:
+            self._file.write(format_rows(self._labels, self._images))
+        self._labels, self._images = [], []
+
+    def finish(self, collector: SidecarCollector) -> None:
+        self._flush()
+        self._file.close()
+        sidecar = collector.sidecar(self._has_images)
+        if self._has_images and sidecar.sizes is None and collector.uniform_size != _DEFAULT_SIZE:
+            sidecar.sizes = collector.sizes  # a CSV row can't say its size: anything but 28x28 needs the sidecar
+        if sidecar:
+            write_sidecar(sidecar_path(self._staging, self._subset), sidecar)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class MnistCsvExporter(DigitsExporter):
+    """Writes headerless ``mnist_<subset>.csv`` files, labels.txt, and a sidecar when ids or sizes need one."""
+
+    def open_subset(self, staging: str, subset: str) -> SubsetWriter:
+        return _CsvSubsetWriter(staging, subset)
+
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        return bool(_OWNED_FILE.match(name))
