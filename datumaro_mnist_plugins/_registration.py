@@ -29,6 +29,7 @@ PLUGINS = (
     ("mnist_csv", "Exporter", "datumaro_mnist_plugins.mnist_csv.MnistCsvExporter", None),
     ("mnist_synthetic", "DatasetBase", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticBase", None),
     ("mnist_synthetic", "Importer", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticImporter", [".yaml", ".yml", ".json"]),
+    ("mnist_synthetic", "Exporter", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticExporter", None),
     ("mnist_synthetic", "DatasetGenerator", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticGenerator", None),
 )
 FORMAT_NAMES = frozenset(name for name, *_ in PLUGINS)

@@ -6,7 +6,8 @@ items are made lazily, in any order, byte-identical every time, and a 70,000-ima
 lines of text. The drawing itself lives in :mod:`.synthetic_digits` (numpy and Pillow only).
 
     seed: 0
-    subsets: {train: 60000, test: 10000}
+    subsets: {train: 60000, test: 10000}        # or per subset: {count: 60000, proportions: [...],
+                                                #   keep_classes: [3, 8] or indices: "0-99,250"}
     classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]     # digits to draw (default: all ten)
     proportions: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]  # relative frequencies (default: equal)
     label_names: [zero, one, ...]               # class names (default: the digits)
@@ -25,13 +26,16 @@ import numpy as np
 
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.dataset_base import DatasetBase, DatasetItem
-from datumaro.components.errors import DatasetImportError, DatumaroError
+from datumaro.components.errors import DatasetExportError, DatasetImportError, DatumaroError
+from datumaro.components.exporter import Exporter
 from datumaro.components.format_detection import FormatDetectionConfidence, FormatDetectionContext
 from datumaro.components.generator import DatasetGenerator
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from ._common import label_categories, make_item
+from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
+
+from ._common import label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -44,6 +48,54 @@ RECIPE_KEYS = ("seed", "subsets", "classes", "proportions", "label_names", "styl
 _LABEL_BLOCK = 4096
 
 
+@dataclasses.dataclass(frozen=True)
+class SubsetSpec:
+    """One subset: items 0..count-1 are drawn; a filtered dataset keeps some of them."""
+
+    count: int
+    proportions: Optional[Tuple[float, ...]] = None  # this subset's class frequencies (default: the recipe's)
+    keep_classes: Optional[Tuple[int, ...]] = None  # keep the items of these class indices only
+    indices: Optional[Tuple[int, ...]] = None  # keep these items only
+
+    def to_data(self) -> Any:
+        if self.proportions is None and self.keep_classes is None and self.indices is None:
+            return self.count
+        data: Dict[str, Any] = {"count": self.count}
+        if self.proportions is not None:
+            data["proportions"] = list(self.proportions)
+        if self.keep_classes is not None:
+            data["keep_classes"] = list(self.keep_classes)
+        if self.indices is not None:
+            data["indices"] = format_ranges(self.indices)
+        return data
+
+
+def format_ranges(indices: Sequence[int]) -> str:
+    """``[0, 1, 2, 3, 7]`` -> ``"0-3,7"``: a filtered subset in a line of text."""
+    if not len(indices):
+        return ""
+    values = np.asarray(indices, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    runs = np.split(values, breaks)
+    return ",".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def parse_ranges(text: Any, count: int) -> Tuple[int, ...]:
+    """The inverse of :func:`format_ranges` (a list of ints is accepted too); sorted, unique, < count."""
+    if isinstance(text, (list, tuple)):
+        values = list(text)
+    else:
+        values = []
+        for part in filter(None, str(text).replace(" ", "").split(",")):
+            first, _, last = part.partition("-")
+            values.extend(range(int(first), int(last or first) + 1))
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < count for v in values):
+        raise ValueError(f"indices must be whole numbers 0..{count - 1}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError("indices must be increasing")
+    return tuple(values)
+
+
 class RecipeError(DatumaroError):
     """A recipe key is unknown or its value is out of range; the message names the file and key."""
 
@@ -51,7 +103,7 @@ class RecipeError(DatumaroError):
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     seed: int
-    subsets: Dict[str, int]
+    subsets: Dict[str, SubsetSpec]
     classes: Tuple[int, ...]
     proportions: Tuple[float, ...]
     label_names: Tuple[str, ...]
@@ -77,11 +129,6 @@ class Recipe:
         subsets = data.get("subsets", DEFAULT_SUBSETS)
         if not isinstance(subsets, Mapping) or not subsets:
             raise fail("subsets", "must map subset names to item counts, e.g. {train: 60000, test: 10000}")
-        for name, count in subsets.items():
-            if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
-                raise fail("subsets", f"subset name {name!r} is not a plain name")
-            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10**9:
-                raise fail("subsets", f"count of '{name}' must be a whole number 0..1e9, not {count!r}")
 
         classes = data.get("classes", list(range(len(DIGIT_CLASSES))))
         if (
@@ -111,6 +158,12 @@ class Recipe:
         ):
             raise fail("label_names", f"must be {len(classes)} distinct non-empty names, one per class")
 
+        specs = {}
+        for name, value in subsets.items():
+            if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+                raise fail("subsets", f"subset name {name!r} is not a plain name")
+            specs[name] = _subset_spec(value, len(classes), lambda message: fail(f"subsets.{name}", message))
+
         style_data = data.get("style", {}) or {}
         if not isinstance(style_data, Mapping):
             raise fail("style", "must be a mapping of style knobs")
@@ -127,7 +180,7 @@ class Recipe:
 
         return cls(
             seed=seed,
-            subsets=dict(subsets),
+            subsets=specs,
             classes=tuple(classes),
             proportions=tuple(float(p) for p in proportions),
             label_names=tuple(names),
@@ -143,7 +196,7 @@ class Recipe:
         }
         data = {
             "seed": self.seed,
-            "subsets": dict(self.subsets),
+            "subsets": {name: spec.to_data() for name, spec in self.subsets.items()},
             "classes": list(self.classes),
             "proportions": list(self.proportions),
             "label_names": list(self.label_names),
@@ -151,6 +204,45 @@ class Recipe:
         if style:
             data["style"] = style
         return data
+
+
+_SPEC_KEYS = ("count", "proportions", "keep_classes", "indices")
+
+
+def _subset_spec(value: Any, class_count: int, fail) -> SubsetSpec:
+    if not isinstance(value, Mapping):
+        value = {"count": value}
+    unknown = sorted(set(value) - set(_SPEC_KEYS))
+    if unknown:
+        raise fail(f"unknown key '{unknown[0]}' (known: {', '.join(_SPEC_KEYS)})")
+    count = value.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10**9:
+        raise fail(f"count must be a whole number 0..1e9, not {count!r}")
+    proportions = value.get("proportions")
+    if proportions is not None and (
+        not isinstance(proportions, Sequence)
+        or len(proportions) != class_count
+        or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in proportions)
+        or not sum(proportions) > 0
+    ):
+        raise fail(f"proportions must be {class_count} non-negative numbers, not all zero")
+    keep = value.get("keep_classes")
+    if keep is not None and (
+        not isinstance(keep, Sequence) or not all(isinstance(k, int) and 0 <= k < class_count for k in keep)
+    ):
+        raise fail(f"keep_classes must be class indices 0..{class_count - 1}")
+    indices = value.get("indices")
+    if indices is not None:
+        try:
+            indices = parse_ranges(indices, count)
+        except ValueError as e:
+            raise fail(str(e)) from None
+    return SubsetSpec(
+        count=count,
+        proportions=tuple(float(p) for p in proportions) if proportions is not None else None,
+        keep_classes=tuple(sorted(set(keep))) if keep is not None else None,
+        indices=indices,
+    )
 
 
 def load_recipe(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Recipe:
@@ -180,24 +272,56 @@ def load_recipe(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Rec
     return Recipe.from_mapping(data, source=path)
 
 
+class GeneratedPixels:
+    """The lazy image of one generated item, and where it came from (read back by the exporter)."""
+
+    __slots__ = ("digits", "subset", "index")
+
+    def __init__(self, digits: "SyntheticDigits", subset: str, index: int):
+        self.digits, self.subset, self.index = digits, subset, index
+
+    def __call__(self) -> np.ndarray:
+        return self.digits.image(self.subset, self.index)
+
+
 class SyntheticDigits:
     """The items a recipe describes, each made on demand from (seed, subset, index)."""
 
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
-        self._cdf = np.cumsum(recipe.proportions) / sum(recipe.proportions)
+        self._cdfs = {
+            name: np.cumsum(spec.proportions or recipe.proportions) / sum(spec.proportions or recipe.proportions)
+            for name, spec in recipe.subsets.items()
+        }
         self._label_block: Tuple[Optional[Tuple[str, int]], Optional[np.ndarray]] = (None, None)
+
+    def _labels_of_block(self, subset: str, block: int) -> np.ndarray:
+        key, labels = self._label_block
+        if key != (subset, block):
+            cdf = self._cdfs[subset]
+            rng = np.random.default_rng([self.recipe.seed, zlib.crc32(subset.encode()), 1, block])
+            labels = np.minimum(np.searchsorted(cdf, rng.random(_LABEL_BLOCK), side="right"), len(cdf) - 1)
+            self._label_block = ((subset, block), labels)
+        return labels
 
     def label(self, subset: str, index: int) -> int:
         """The class index (into ``recipe.classes``) of item *index*."""
-        block = index // _LABEL_BLOCK
-        key, labels = self._label_block
-        if key != (subset, block):
-            rng = np.random.default_rng([self.recipe.seed, zlib.crc32(subset.encode()), 1, block])
-            labels = np.searchsorted(self._cdf, rng.random(_LABEL_BLOCK), side="right")
-            labels = np.minimum(labels, len(self._cdf) - 1)
-            self._label_block = ((subset, block), labels)
-        return int(labels[index % _LABEL_BLOCK])
+        return int(self._labels_of_block(subset, index // _LABEL_BLOCK)[index % _LABEL_BLOCK])
+
+    def labels(self, subset: str) -> np.ndarray:
+        """Every item's class index, block by block (for filters; 8 bytes an item)."""
+        count = self.recipe.subsets[subset].count
+        blocks = [self._labels_of_block(subset, b) for b in range((count + _LABEL_BLOCK - 1) // _LABEL_BLOCK)]
+        return np.concatenate(blocks)[:count] if blocks else np.zeros(0, np.int64)
+
+    def indices(self, subset: str) -> Sequence[int]:
+        """The items of *subset* that the recipe keeps, in order."""
+        spec = self.recipe.subsets[subset]
+        if spec.indices is not None:
+            return spec.indices
+        if spec.keep_classes is not None:
+            return np.flatnonzero(np.isin(self.labels(subset), spec.keep_classes)).tolist()
+        return range(spec.count)
 
     def image(self, subset: str, index: int) -> np.ndarray:
         digit = self.recipe.classes[self.label(subset, index)]
@@ -205,7 +329,7 @@ class SyntheticDigits:
 
     def item(self, subset: str, index: int) -> DatasetItem:
         size = (self.recipe.style.image_size,) * 2
-        image = Image.from_numpy(data=lambda: self.image(subset, index), size=size)
+        image = Image.from_numpy(data=GeneratedPixels(self, subset, index), size=size)
         return make_item(str(index), subset, self.label(subset, index), image)
 
 
@@ -223,8 +347,10 @@ class MnistSyntheticBase(DatasetBase):
     ):
         self._digits = SyntheticDigits(recipe or load_recipe(path, overrides))
         recipe = self._digits.recipe
+        self._indices = {name: self._digits.indices(name) for name in recipe.subsets}
+        self._kept_sets: Dict[str, frozenset] = {}
         super().__init__(
-            length=sum(recipe.subsets.values()),
+            length=sum(len(i) for i in self._indices.values()),
             subsets=list(recipe.subsets),
             media_type=Image,
             ann_types={AnnotationType.label},
@@ -242,18 +368,25 @@ class MnistSyntheticBase(DatasetBase):
 
     def __iter__(self) -> Iterator[DatasetItem]:
         progress = self._ctx.progress_reporter
-        for subset, count in self.recipe.subsets.items():
-            for index in progress.iter(range(count), desc=f"Generating '{subset}'"):
+        for subset, indices in self._indices.items():
+            for index in progress.iter(indices, desc=f"Generating '{subset}'"):
                 yield self._digits.item(subset, index)
 
     def __len__(self) -> int:
         return self._length
 
     def get(self, id, subset=None) -> Optional[DatasetItem]:
-        count = self.recipe.subsets.get(subset)
-        if count is None or not str(id).isdigit() or int(id) >= count:
+        spec = self.recipe.subsets.get(subset)
+        if spec is None or not str(id).isdigit() or int(id) >= spec.count:
             return None
-        return self._digits.item(subset, int(id))
+        index = int(id)
+        kept = self._indices[subset]
+        if not isinstance(kept, range):
+            if subset not in self._kept_sets:
+                self._kept_sets[subset] = frozenset(kept)
+            if index not in self._kept_sets[subset]:
+                return None
+        return self._digits.item(subset, index)
 
     @property
     def is_stream(self) -> bool:
@@ -316,3 +449,189 @@ class MnistSyntheticGenerator(DatasetGenerator):
 
         source = MnistSyntheticBase(recipe=self._recipe, stream=True)
         MnistExporter.convert(StreamDataset.from_extractors(source), self._output_dir, save_media=True)
+
+
+# --- the exporter: write a recipe ------------------------------------------------------------------------
+
+#: At most this many images are looked at to estimate a twin's style.
+_STYLE_SAMPLE = 2000
+
+
+def exact_recipe(extractor) -> Optional[Recipe]:
+    """The recipe that regenerates exactly these items, if all of them were generated by one recipe.
+
+    Items remember where they came from (their lazy image is a :class:`GeneratedPixels`); a filtered
+    dataset keeps that, while a transform that changes ids, subsets, labels or pixels does not.
+    """
+    digits: Optional[SyntheticDigits] = None
+    kept: Dict[str, List[int]] = {}
+    for item in extractor:
+        source = getattr(item.media, "_data", None)  # Datumaro keeps the lazy loader there
+        if not isinstance(source, GeneratedPixels):
+            return None
+        if digits is None:
+            digits = source.digits
+        elif source.digits.recipe != digits.recipe:
+            return None
+        labels = [a.label for a in item.annotations if a.type == AnnotationType.label]
+        if (item.subset, item.id) != (source.subset, str(source.index)) or labels != [
+            source.digits.label(source.subset, source.index)
+        ]:
+            return None
+        kept.setdefault(item.subset, []).append(source.index)
+    if digits is None or label_names_of(extractor) != list(digits.recipe.label_names):
+        return None
+
+    subsets = {}
+    for name, spec in digits.recipe.subsets.items():
+        if name not in kept:
+            continue
+        indices = sorted(kept[name])
+        if indices == list(digits.indices(name)):
+            subsets[name] = spec
+            continue
+        labels = digits.labels(name)
+        present = sorted(set(labels[indices].tolist()))
+        if np.flatnonzero(np.isin(labels, present)).tolist() == indices:
+            subsets[name] = dataclasses.replace(spec, keep_classes=tuple(present), indices=None)
+        else:
+            subsets[name] = dataclasses.replace(spec, keep_classes=None, indices=tuple(indices))
+    return dataclasses.replace(digits.recipe, subsets=subsets)
+
+
+def twin_recipe(extractor, seed: int = 0) -> Recipe:
+    """A recipe with the shape of any labeled image dataset, and a style estimated from its images."""
+    names = label_names_of(extractor)
+    not_digits = [n for n in names if n.strip() not in DIGIT_CLASSES]
+    if not names or not_digits or len({n.strip() for n in names}) != len(names):
+        raise DatasetExportError(
+            f"mnist_synthetic draws the digits 0-9, so it can only twin a dataset whose classes are digits; "
+            f"{'classes ' + ', '.join(map(repr, not_digits[:5])) + ' are not' if not_digits else 'there are no classes'} "
+            "(rename them to digits first, e.g. with `datum transform -t remap_labels`)"
+        )
+    counts: Dict[str, np.ndarray] = {}
+    totals: Dict[str, int] = {}
+    samples: List[np.ndarray] = []
+    for item in extractor:
+        totals[item.subset] = totals.get(item.subset, 0) + 1
+        per_class = counts.setdefault(item.subset, np.zeros(len(names), np.int64))
+        labels = [a.label for a in item.annotations if a.type == AnnotationType.label]
+        if labels:
+            per_class[labels[0]] += 1
+        if len(samples) < _STYLE_SAMPLE and isinstance(item.media, Image) and item.media.has_data:
+            samples.append(to_gray_uint8(np.asarray(raw_pixels(item.media)), lambda: f"item '{item.id}'"))
+    overall = sum(counts.values()) if counts else np.ones(len(names))
+    subsets = {
+        name: SubsetSpec(count=totals[name], proportions=_shares(counts[name]) if counts[name].sum() else None)
+        for name in totals
+    }
+    style = estimate_style(samples)
+    return Recipe(
+        seed=seed,
+        subsets=subsets,
+        classes=tuple(int(n.strip()) for n in names),
+        proportions=_shares(overall) if overall.sum() else (1.0,) * len(names),
+        label_names=tuple(names),
+        style=style,
+    )
+
+
+def _shares(counts: np.ndarray) -> Tuple[float, ...]:
+    return tuple(round(float(c), 6) for c in counts / counts.sum())
+
+
+def _ink_and_slant(images: np.ndarray) -> Tuple[float, float]:
+    """Mean ink coverage (0..1) and mean slant (degrees, from second moments) of N x H x W images."""
+    weights = images.astype(np.float64) / 255.0
+    mass = weights.sum(axis=(1, 2)) + 1e-9
+    ys, xs = np.mgrid[: images.shape[1], : images.shape[2]]
+    cy = (weights * ys).sum(axis=(1, 2)) / mass
+    cx = (weights * xs).sum(axis=(1, 2)) / mass
+    dy, dx = ys[None] - cy[:, None, None], xs[None] - cx[:, None, None]
+    mu11 = (weights * dx * dy).sum(axis=(1, 2))
+    mu02 = (weights * dy * dy).sum(axis=(1, 2)) + 1e-9
+    slant = np.degrees(np.arctan(-mu11 / mu02))  # leaning right (top to the right) is positive
+    return float(weights.mean()), float(slant.mean())
+
+
+def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
+    """The image size, stroke width and slant of real images, as DigitStyle knobs.
+
+    Stroke width scales with ink coverage, slant shifts with the mean shear of the second moments;
+    both are measured the same way on digits drawn with the default style, so only the difference
+    from our default counts.
+    """
+    if not samples:
+        return DigitStyle()
+    sizes = [max(s.shape) for s in samples]
+    size = max(set(sizes), key=sizes.count)
+    same = np.stack([s for s in samples if s.shape == (size, size)] or [np.zeros((size, size), np.uint8)])
+    default = DigitStyle(image_size=size)
+    reference = np.stack([render_digit(i % 10, item_rng(0, "calibration", i), default) for i in range(300)])
+    ink, slant = _ink_and_slant(same)
+    ink_ref, slant_ref = _ink_and_slant(reference)
+    width_factor = float(np.clip(ink / max(ink_ref, 1e-9), 0.5, 2.0))
+    shift = float(np.clip(slant - slant_ref, -20.0, 20.0))
+    style = default
+    for knob, value in (
+        ("stroke_width", tuple(round(w * width_factor, 2) for w in default.stroke_width)),
+        ("slant", tuple(round(a + shift, 1) for a in default.slant)),
+    ):
+        try:
+            style = dataclasses.replace(style, **{knob: value})
+        except ValueError:
+            pass  # outside the knob's range: keep the default for it
+    return style
+
+
+class MnistSyntheticExporter(Exporter):
+    """Writes recipe.yaml: exact for generated items (filtered or not), else a synthetic twin of the data.
+
+    --save-media also writes preview<ext> (default .png), a contact sheet of what the recipe draws;
+    --image-ext chooses that sheet's format and needs --save-media.
+    """
+
+    DEFAULT_IMAGE_EXT = ".png"
+    PREVIEW_NAME = "preview"
+
+    @classmethod
+    def build_cmdline_parser(cls, **kwargs):
+        parser = super().build_cmdline_parser(**kwargs)
+        parser.add_argument("--seed", type=int, default=0, help="seed of a twin's recipe (default: %(default)s)")
+        return parser
+
+    def __init__(self, extractor, save_dir, *, seed: int = 0, **kwargs):
+        super().__init__(extractor, save_dir, **kwargs)
+        self._seed = seed
+
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        return name in (RECIPE_FILE, DATASET_META_FILE) or name.startswith(cls.PREVIEW_NAME + ".")
+
+    def _apply_impl(self) -> None:
+        if self._image_ext and not self._save_media:
+            raise DatasetExportError(
+                "mnist_synthetic writes a recipe, not images: --image-ext sets the format of the preview "
+                "sheet, which only --save-media writes"
+            )
+        ext = self._image_ext or self.DEFAULT_IMAGE_EXT
+        if self._save_media:
+            pillow_format_for(ext)
+        recipe = exact_recipe(self._extractor)
+        kind = "exact: regenerates these items" if recipe else "a synthetic twin of the exported dataset"
+        recipe = recipe or twin_recipe(self._extractor, self._seed)
+
+        import yaml
+
+        with staged_export(self._save_dir, self.owns) as staging:
+            with open(osp.join(staging, RECIPE_FILE), "w", encoding="utf-8") as f:
+                f.write(f"# mnist_synthetic recipe ({kind})\n")
+                yaml.safe_dump(recipe.to_mapping(), f, sort_keys=False, allow_unicode=True, width=120)
+            if self._save_dataset_meta:
+                save_meta_file(staging, label_categories(recipe.label_names))
+            if self._save_media:
+                from .preview import collect_samples, contact_sheet
+
+                source = MnistSyntheticBase(recipe=recipe)
+                sheet = contact_sheet(collect_samples(source, 10), list(recipe.label_names), 10)
+                sheet.save(osp.join(staging, self.PREVIEW_NAME + ext))

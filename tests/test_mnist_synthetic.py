@@ -75,7 +75,8 @@ def test_json_recipes_and_folders_with_recipe_yaml(tmp_path):
     [
         ({"seed": 1, "colour": "red"}, "'colour'"),
         ({"seed": -1}, "'seed'"),
-        ({"seed": 1, "subsets": {"train": -5}}, "'subsets'"),
+        ({"seed": 1, "subsets": {"train": -5}}, "'subsets.train'"),
+        ({"seed": 1, "subsets": {"train": {"count": 5, "indices": "3-9"}}}, "'subsets.train'"),
         ({"seed": 1, "classes": [1, 12]}, "'classes'"),
         ({"seed": 1, "proportions": [1, 2]}, "'proportions'"),
         ({"seed": 1, "label_names": ["a"]}, "'label_names'"),
