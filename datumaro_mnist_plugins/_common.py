@@ -26,6 +26,8 @@ from datumaro.components.media import FromDataMixin, Image, ImageFromNumpy
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 from datumaro.util.os_util import contains_unsafe_path_component
 
+from ._fast import new_item, new_label
+
 #: Datumaro's "this item has no label" value in MNIST label files.
 NO_LABEL = 255
 #: The classic digit size; the built-in formats assume it when no sidecar says otherwise.
@@ -171,6 +173,8 @@ class Sidecar:
 
 def unsafe_id_reason(item_id: str) -> Optional[str]:
     """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
+    if item_id[:1] not in ("", "/", "\\") and item_id[1:2] != ":" and ".." not in item_id:
+        return None  # the common case, decided without the regular expressions below (export's hot loop)
     normalized = item_id.replace("\\", "/")
     if not item_id:
         return "is empty"
@@ -279,8 +283,9 @@ def make_item(
     attributes: Optional[dict] = None,
     label_attributes: Optional[dict] = None,
 ) -> DatasetItem:
-    annotations = [Label(int(label), attributes=label_attributes or {})] if label != NO_LABEL else []
-    return DatasetItem(id=item_id, subset=subset, media=image, annotations=annotations, attributes=attributes or {})
+    # new_label/new_item: the constructors' result without their per-field checks when those would pass
+    annotations = [new_label(int(label), label_attributes or {})] if label != NO_LABEL else []
+    return new_item(item_id, subset, image, annotations, attributes or {})
 
 
 # --- viewable image files (--image-ext) ----------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import mmap as _mmap  # as _mmap: read_idx has an argument named mmap
 import os
 import struct
 import zlib
@@ -198,6 +199,23 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
         if extra:
             raise IdxFormatError(path, f"data longer than its header says ({size} bytes)", header_size + size)
     return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def release_pages(array: Optional[np.ndarray]) -> None:
+    """Let this process drop the pages of the file *array* is memory-mapped from (a no-op otherwise).
+
+    Every page read through a memory map counts in the process's resident memory until it is
+    unmapped, so streaming a million-image raw file would end with the whole file resident (784 MB).
+    After this call the pages stay in the OS's file cache and an array still in use simply reads them
+    again. Streaming calls it every few hundred items, which keeps memory flat.
+    """
+    mapping = getattr(array, "_mmap", None)  # numpy.memmap keeps its mmap here, and so do views of it
+    advice = getattr(_mmap, "MADV_DONTNEED", None)  # absent on Windows, where nothing is done
+    if mapping is not None and advice is not None and not mapping.closed:
+        try:
+            mapping.madvise(advice)
+        except (OSError, ValueError):
+            pass  # only memory is at stake, never the data
 
 
 def header_bytes(dtype: np.dtype, shape: Sequence[int]) -> bytes:

@@ -51,6 +51,7 @@ from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
 from . import _family, idx
+from ._fast import subsets_side_by_side
 from ._common import (
     IMAGES_DIR,
     MNIST_SIDE,
@@ -79,6 +80,8 @@ _LABELS_PREFERENCE = (_family.EXTENDED_LABELS_KIND, LABELS_KIND)
 _MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 #: The built-in writes sidecar ids as 32-character strings; we do too whenever ids fit.
 _SIDECAR_CHARS = 32
+#: Streaming releases a memory-mapped file's pages every this many items (under 1 MB of 28x28 digits).
+_RELEASE_EVERY = 1024
 
 
 def subset_of(prefix: str) -> str:
@@ -390,6 +393,8 @@ class MnistBase(SubsetBase):
     def __iter__(self) -> Iterator[DatasetItem]:
         progress = self._ctx.progress_reporter
         for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
+            if self._stream and not index % _RELEASE_EVERY:
+                idx.release_pages(self._images)  # a raw file's pages read so far leave memory: it stays flat
             yield make_item(
                 self._item_id(index),
                 self._subset,
@@ -473,6 +478,9 @@ class MnistImporter(Importer):
     def can_stream(self) -> bool:
         return True
 
+    def get_extractor_merger(self):
+        return subsets_side_by_side  # subsets read one after the other, not merged item by item
+
 
 def _source(files: SubsetFiles, **options) -> Dict:
     source = {"url": files.labels or files.images, "format": MnistBase.NAME}
@@ -532,6 +540,8 @@ class _IdxSubsetWriter(SubsetWriter):
         self._labels = bytearray()
         self._payload = tempfile.TemporaryFile(dir=staging)
         self._pixels_written = 0
+        self._batch: List[np.ndarray] = []  # images not yet in the payload file: one write per image is slow
+        self._batch_bytes = 0
         #: QMNIST's extended columns 1..7 of every item, written as -labels-idx2-int when any item has them
         self._extended = array.array("i")
         self._has_extended = False
@@ -539,11 +549,20 @@ class _IdxSubsetWriter(SubsetWriter):
     def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
         self._labels.append(label)
         if pixels is not None:
-            self._payload.write(memoryview(np.ascontiguousarray(pixels)).cast("B"))
+            pixels = np.ascontiguousarray(pixels)
+            self._batch.append(pixels)
+            self._batch_bytes += pixels.nbytes
             self._pixels_written += 1
+            if self._batch_bytes >= 1 << 20:
+                self._write_batch()
+
+    def _write_batch(self) -> None:
+        self._payload.write(b"".join(self._batch))
+        self._batch.clear()
+        self._batch_bytes = 0
 
     def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
-        values = _family.qmnist_values(attributes, describe)
+        values = _family.qmnist_values(attributes, describe) if attributes else None
         self._has_extended |= values is not None
         self._extended.extend(values or _family.QMNIST_ABSENT)
 
@@ -564,6 +583,7 @@ class _IdxSubsetWriter(SubsetWriter):
             size = collector.uniform_size
             # A valid IDX3 when all images share a size; mixed sizes live in the sidecar (dims 0 x 0).
             shape = (count, *size) if size else (count, 0, 0)
+            self._write_batch()
             self._payload.seek(0)
             idx.write_idx_from_stream(
                 osp.join(self._staging, f"{self._prefix}-{IMAGES_KIND}.gz"),

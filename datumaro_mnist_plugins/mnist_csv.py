@@ -460,8 +460,7 @@ def format_rows(labels: Sequence[int], images: Sequence[Optional[np.ndarray]]) -
             values[start + 1 : start + 1 + image.size] = image.reshape(-1)
     index = values + 1
     index[ends - 1] += _ROW_END
-    text = _TOKENS[index].view(np.uint8)
-    return text[text != 0].tobytes()
+    return _TOKENS[index].tobytes().translate(None, b"\0")  # drop the padding: a C loop, faster than a mask
 
 
 class _CsvSubsetWriter(SubsetWriter):

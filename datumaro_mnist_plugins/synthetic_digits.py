@@ -21,7 +21,9 @@ can be produced lazily and in any order with identical bytes.
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 import zlib
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -46,10 +48,14 @@ DIGIT_CLASSES: Tuple[str, ...] = tuple("0123456789")
 # box-filtered down, which gives anti-aliased edges and sub-pixel stroke widths.
 _SUPERSAMPLE = 4
 # Catmull-Rom samples per segment between two control points.
-_SAMPLES_PER_SEGMENT = 6
+_SAMPLES_PER_SEGMENT = 4
 # Number of uniforms drawn per item for the scalar random parameters (fixed so
 # the consumption of the generator does not depend on the style values).
-_N_UNIFORMS = 10
+_N_UNIFORMS = 9
+# Contrast gain applied after resampling (then clipped): sharpens the soft edges
+# left by anti-aliasing + bilinear resampling to MNIST's intensity histogram.
+_INK_GAIN = 1.5
+_INK_FLOOR = 15.0
 
 
 class Allograph(NamedTuple):
@@ -290,10 +296,11 @@ def _compile(allograph: Allograph) -> _Compiled:
 
 
 @lru_cache(maxsize=None)
-def _class_table(digit: int) -> Tuple[Tuple[_Compiled, ...], np.ndarray]:
+def _class_table(digit: int) -> Tuple[Tuple[_Compiled, ...], List[float]]:
+    """Compiled allographs of a digit and their cumulative selection probabilities."""
     variants = GLYPHS[DIGIT_CLASSES[digit]]
     weights = np.array([a.weight for a in variants], dtype=np.float64)
-    return tuple(_compile(a) for a in variants), np.cumsum(weights) / weights.sum()
+    return tuple(_compile(a) for a in variants), (np.cumsum(weights) / weights.sum()).tolist()
 
 
 @lru_cache(maxsize=16)
@@ -307,6 +314,15 @@ def _gaussian_matrix(size: int, sigma: float) -> np.ndarray:
     k[np.abs(d) > radius] = 0.0
     norm = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).sum()
     return k / norm
+
+
+@lru_cache(maxsize=16)
+def _elastic_operators(size: int, sigma: float, alpha: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precomputed pieces of ``grid + alpha * G @ (2U - 1) @ G.T`` for uniform U in
+    [0, 1): returns ``(2 alpha G, G.T, grid - alpha G @ 1 @ G.T)``."""
+    g = _gaussian_matrix(size, sigma)
+    base = _pixel_grid(size) - alpha * (g @ np.ones((size, size)) @ g.T)
+    return 2.0 * alpha * g, np.ascontiguousarray(g.T), base
 
 
 @lru_cache(maxsize=16)
@@ -331,80 +347,107 @@ def _lerp(pair: Tuple[float, float], t: float) -> float:
     return pair[0] + (pair[1] - pair[0]) * t
 
 
+_canvases = threading.local()
+
+
+def _canvas(side: int) -> Tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A cleared drawing canvas, reused per thread (allocating one costs more
+    than drawing a digit)."""
+    cache = getattr(_canvases, "by_side", None)
+    if cache is None:
+        cache = _canvases.by_side = {}
+    entry = cache.get(side)
+    if entry is None:
+        image = Image.new("L", (side, side))
+        entry = cache[side] = (image, ImageDraw.Draw(image))
+    else:
+        entry[0].paste(0, (0, 0, side, side))
+    return entry
+
+
 def render_digit(digit: int, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> np.ndarray:
     """Draw one digit; returns ``uint8 (image_size, image_size)``, white ink on black.
 
     Uses only ``rng`` for randomness, so the output is a pure function of the arguments.
     """
-    if not 0 <= int(digit) < len(DIGIT_CLASSES):
+    if not 0 <= digit < 10:
         raise ValueError(f"digit: must be in 0..9, got {digit!r}")
     size = style.image_size
     unit = size / 28.0
     variants, cum = _class_table(int(digit))
     u = rng.random(_N_UNIFORMS).tolist()
-    glyph = variants[min(int(np.searchsorted(cum, u[0], side="right")), len(variants) - 1)]
+    glyph = variants[min(bisect.bisect_right(cum, u[0]), len(variants) - 1)]
 
-    # 1-2. jittered control points -> dense polyline
-    ctrl = glyph.ctrl + rng.standard_normal(glyph.ctrl.shape) * style.jitter
-    pts = glyph.basis @ ctrl
-
-    # 3. glyph-space affine: aspect, slant, rotation. y points down, so a
-    # right lean (positive slant) moves the top (small y) towards +x.
+    # 1-3. jittered control points -> dense polyline (one matmul), then the glyph-space
+    # affine: aspect, slant, rotation. y points down, so a right lean (positive
+    # slant) moves the top (small y) towards +x.
     aspect = _lerp(style.aspect, u[1])
     shear = math.tan(math.radians(_lerp(style.slant, u[2])))
     rot = math.radians(_lerp(style.rotation, u[3]))
     c, s = math.cos(rot), math.sin(rot)
     affine_t = np.array([[c * aspect, s * aspect], [-c * shear - s, c - s * shear]])
-    pts = pts @ affine_t
+    ctrl = glyph.ctrl + rng.standard_normal(glyph.ctrl.shape) * style.jitter
+    pts = glyph.basis @ (ctrl @ affine_t)
 
     # 4. fit the ink box (centre line + pen width) into the 20x20 box and draw at
     # _SUPERSAMPLE x. The canvas has a 1 px margin before and 2 px after the frame
     # so the bilinear step below can read outside the frame without padding.
+    flat = pts.ravel().tolist()
+    xs = flat[0::2]
+    ys = flat[1::2]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     width = _lerp(style.stroke_width, u[4]) * unit
     box = 20.0 * unit * _lerp(style.scale, u[5])
-    lo = pts.min(axis=0)
-    hi = pts.max(axis=0)
-    fit = max(box - width, 1.0) / max(float((hi - lo).max()), 1e-6)
     ss = _SUPERSAMPLE
-    padded = size + 3
+    k = max(box - width, 1.0) / max(x1 - x0, y1 - y0, 1e-6) * ss
     # output pixel coordinate v -> canvas coordinate (v + 1 + 0.5) * ss - 0.5
-    canvas = (pts - (lo + hi) * 0.5) * (fit * ss) + ((size / 2.0 + 1.5) * ss - 0.5)
-    image = Image.new("L", (padded * ss, padded * ss))
-    draw = ImageDraw.Draw(image)
-    flat = canvas.ravel().tolist()
-    pen = width * ss * (0.85 + 0.3 * u[6])  # pen pressure of this writer
-    for k, (a, b, dots) in enumerate(glyph.strokes):
-        w = pen if k == 0 else pen * (0.9 + 0.2 * u[7])
+    centre = (size / 2.0 + 1.5) * ss - 0.5
+    pts *= k
+    pts += (centre - (x0 + x1) * 0.5 * k, centre - (y0 + y1) * 0.5 * k)
+    flat = pts.ravel().tolist()
+    padded = size + 3
+    image, draw = _canvas(padded * ss)
+    pen = width * ss
+    for i, (a, b, dots) in enumerate(glyph.strokes):
+        w = pen if i == 0 else pen * (0.8 + 0.3 * u[6])  # pressure differs per stroke
         draw.line(flat[2 * a : 2 * b], fill=255, width=max(1, int(w + 0.5)))
         r = w * 0.5 - 0.5
         if r > 0.5:  # round caps and corners
-            for i in dots:
-                x, y = flat[2 * i], flat[2 * i + 1]
+            for j in dots:
+                x, y = flat[2 * j], flat[2 * j + 1]
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     small = np.frombuffer(image.reduce(ss).tobytes(), dtype=np.uint8).reshape(padded, padded)
 
     # 5. elastic field + centre-of-mass shift in one bilinear resampling
     rows = small.sum(axis=1, dtype=np.float64)
-    cols = small.sum(axis=0, dtype=np.float64)
     mass = rows.sum()
     if mass > 0:
         idx = _pixel_index(padded)
-        com_y = float(rows @ idx) / mass - 1.0
-        com_x = float(cols @ idx) / mass - 1.0
+        com_y = float(rows @ idx) / mass
+        com_x = float(small.sum(axis=0, dtype=np.float64) @ idx) / mass
     else:
-        com_y = com_x = size / 2.0
-    # MNIST shifted by whole pixels, so its centre of mass is spread +-0.5 px.
-    shift = np.array([com_y - size / 2.0 + u[8] - 0.5 + 1.0, com_x - size / 2.0 + u[9] - 0.5 + 1.0])
-    src = _pixel_grid(size) + shift[:, None, None]  # in padded coordinates
+        com_y = com_x = size / 2.0 + 1.0
+    # (in padded coordinates) MNIST shifted by whole pixels, so its centre of
+    # mass is spread +-0.5 px around the frame centre: mimic that.
+    shift_y = com_y - size / 2.0 + u[7] - 0.5
+    shift_x = com_x - size / 2.0 + u[8] - 0.5
     if style.elastic_alpha > 0:
-        g = _gaussian_matrix(size, float(style.elastic_sigma * unit))
-        field = rng.uniform(-1.0, 1.0, size=(2, size, size))
-        src += (style.elastic_alpha * unit) * (g @ field @ g.T)
+        left, right, base = _elastic_operators(size, float(style.elastic_sigma * unit), float(style.elastic_alpha * unit))
+        src = left @ rng.random((2, size, size)) @ right
+        src += base
+    else:
+        src = _pixel_grid(size).copy()
+    src[0] += shift_y
+    src[1] += shift_x
     out = _bilinear(small.astype(np.float64).ravel(), padded, src)
-
+    # MNIST strokes have saturated cores and short ramps (36% of ink pixels >= 250)
+    out -= _INK_FLOOR
+    out *= _INK_GAIN
+    np.maximum(out, 0.0, out=out)
     if style.noise > 0:
         out += rng.standard_normal(out.shape) * (style.noise * 255.0)
-        np.clip(out, 0.0, 255.0, out=out)
+        np.maximum(out, 0.0, out=out)
+    np.minimum(out, 255.0, out=out)
     out += 0.5
     return out.astype(np.uint8)
 

@@ -7,6 +7,8 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datumaro.components.annotation import AnnotationType, Label, LabelCategories
 from datumaro.components.contexts.importer import ImportErrorPolicy
@@ -465,3 +467,105 @@ def test_file_names_give_the_subset_and_sidecars_are_no_data(tmp_path):
     (tmp_path / "notes.csv").write_text("not,ours\n")
     dataset = Dataset.import_from(str(tmp_path), "mnist_csv")
     assert sorted((item.subset, item.id) for item in dataset) == [("test", "0"), ("test", "1"), ("val", "first")]
+
+
+# --- more bad input, exact messages, odd layouts ---------------------------------------------------------------
+
+
+def import_error(folder):
+    with pytest.raises(DatumaroError) as info:
+        list(Dataset.import_from(str(folder), "mnist_csv"))
+    return error_text(info.value)
+
+
+def text_row(label=3, pixel=0, count=PIXELS):
+    return csv_row(label, pixel, count).decode().rstrip("\n")
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        (text_row(count=500), "line 2: 501 values; expected a label and 784 pixels (785 values), or a label alone"),
+        (text_row().replace(",0,", ",x,", 1), "line 2, column 2: 'x' is not a pixel value 0..255"),
+        (text_row().replace(",0,", ",0.5,", 1), "line 2, column 2: '0.5' is not a pixel value 0..255"),
+        (text_row() + ",256", "line 2, column 786: '256' is not a pixel value 0..255"),
+        (text_row().replace(",0,", ",,", 1), "line 2, column 2: '' is not a pixel value 0..255"),
+        ("seven," + text_row()[2:], "line 2, column 1: label 'seven' is not a number"),
+    ],
+    ids=["ragged", "not-a-number", "float", "above-255", "empty", "label"],
+)
+def test_a_bad_row_message_names_the_file_line_and_column(tmp_path, bad_row, message):
+    (tmp_path / "mnist_train.csv").write_text("\n".join([text_row(), bad_row, text_row()]) + "\n")
+    text = import_error(tmp_path)
+    assert f"mnist_train.csv: {message}" in text, text
+
+
+def test_rows_of_another_size_need_a_sidecar_or_a_header_that_names_it(tmp_path):
+    (tmp_path / "mnist_train.csv").write_text(f"{text_row(count=256)}\n{text_row(count=256)}\n")
+    text = import_error(tmp_path)
+    assert "line 1: 257 values" in text and "meta_train.csv" in text
+    (tmp_path / "meta_train.csv").write_text("16,16\n16,16\n")
+    assert [item.media.data.shape for item in Dataset.import_from(str(tmp_path), "mnist_csv")] == [(16, 16)] * 2
+    (tmp_path / "meta_train.csv").write_text("a\nb\nc\n")
+    assert "meta_train.csv: 3 rows for the 2 rows" in import_error(tmp_path)
+    os.remove(tmp_path / "meta_train.csv")
+    header = ",".join(["label"] + [f"{r}x{c}" for r in range(1, 9) for c in range(1, 33)])
+    (tmp_path / "mnist_train.csv").write_text(f"{header}\n{text_row(count=256)}\n")
+    assert Dataset.import_from(str(tmp_path), "mnist_csv").get("0", "train").media.data.shape == (8, 32)
+
+
+def test_skipped_rows_keep_the_ids_and_line_numbers_of_the_others(tmp_path):
+    rows = [text_row(1), text_row(count=3), text_row(9), "x", "", text_row(0, pixel=300), text_row(2), "-1"]
+    (tmp_path / "mnist_train.csv").write_text("\n".join(rows))  # a blank line and no final newline
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    policy = Collect()
+    items = list(Dataset.import_from(str(tmp_path), "mnist_csv", error_policy=policy))
+    # the blank line is no row; ids are data-row indices; "-1" alone: no label, no image
+    assert [(item.id, [a.label for a in item.annotations], item.media is None) for item in items] == [
+        ("0", [1], False), ("2", [], False), ("5", [2], False), ("6", [], True),
+    ]  # fmt: skip
+    lines = [error_text(error).split("mnist_train.csv: ")[1][:6] for error in policy.errors]
+    assert lines == ["line 2", "line 3", "line 4", "line 6"]
+
+
+def test_subset_names_with_underscores_round_trip(tmp_path):
+    source = digits_dataset(count=2, subsets=("my_val", "train"))
+    assert_same_items(source, round_trip(source, tmp_path, save_media=True))
+    assert sorted(os.listdir(tmp_path)) == ["labels.txt", "mnist_my_val.csv", "mnist_train.csv"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 9)),
+            st.one_of(st.none(), st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1))),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_labels_sizes_and_pixel_values_round_trip(tmp_path_factory, rows):
+    items = []
+    for i, (label, image) in enumerate(rows):
+        pixels = None if image is None else np.random.default_rng(image[2]).integers(0, 256, image[:2], dtype=np.uint8)
+        items.append(
+            DatasetItem(
+                id=str(i),
+                media=None if pixels is None else Image.from_numpy(data=pixels),
+                annotations=[] if label is None else [Label(label)],
+            )
+        )
+    source = Dataset.from_iterable(items, categories=DIGITS)
+    assert_same_items(source, round_trip(source, tmp_path_factory.mktemp("rt"), save_media=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="0123456789,-\n\r x\"", max_size=60))
+def test_any_text_gives_items_or_a_datumaro_error(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "mnist_train.csv").write_text(text, newline="")
+    try:
+        list(Dataset.import_from(str(folder), "mnist_csv"))
+    except DatumaroError:
+        pass

@@ -343,9 +343,10 @@ def test_the_real_qmnist_labels_open_alone_xz_compressed_and_idx2_is_preferred_t
 def test_items_with_and_without_qmnist_attributes_export_and_come_back_as_they_were(tmp_path):
     categories = {AnnotationType.label: LabelCategories.from_iterable(_family.DIGITS)}
     image = Image.from_numpy(np.zeros((28, 28), np.uint8))
+    attributes = {"writer_id": 9, "unused": 5}
     source = Dataset.from_iterable(
         [
-            DatasetItem("0", subset="nist", media=image, annotations=[Label(3, {"writer_id": 9, "unused": 5})]),
+            DatasetItem("0", subset="nist", media=image, annotations=[Label(3, attributes=attributes)]),
             DatasetItem("1", subset="nist", media=image, annotations=[Label(4)]),
             DatasetItem("2", subset="nist", media=image),
         ],
