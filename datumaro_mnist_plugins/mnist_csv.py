@@ -49,6 +49,7 @@ from ._common import (
     load_label_names,
     make_item,
 )
+from ._fast import subsets_side_by_side
 
 EXTENSION = ".csv"
 #: How the built-in (and we) write "no label" in the label column.
@@ -278,7 +279,7 @@ def explain_bad_row(text: bytes, has_label: bool) -> str:
     for column, field in enumerate(fields, 1):
         if has_label and column == 1:
             if not _LABEL_FIELD.fullmatch(field):
-                return f"column 1: label {field!r} is not a number"
+                return f"column 1: label {field!r} is not a class index (-1 for none, up to 999)"
         elif not _PIXEL_FIELD.fullmatch(field) or int(field) > 255:
             return f"column {column}: {field!r} is not a pixel value 0..255"
     return "not a row of comma-separated numbers"
@@ -372,7 +373,7 @@ class MnistCsvBase(SubsetBase):
             return Image.from_file(path=path) if path else None
         h, w = self._sidecar.sizes[index] if self._sidecar.sizes is not None else self._dialect.size
         start = int(self._rows.starts[index]) + int(self._dialect.has_label)
-        return Image.from_numpy(data=self._rows.values[start : start + pixels].reshape(h, w), size=(h, w))
+        return Image.from_numpy(data=self._rows.values[start : start + pixels].reshape(h, w))  # size: the array's
 
     def _label(self, index: int) -> int:
         if not self._dialect.has_label:
@@ -426,6 +427,9 @@ class MnistCsvImporter(Importer):
     @property
     def can_stream(self) -> bool:
         return True
+
+    def get_extractor_merger(self):
+        return subsets_side_by_side  # subsets read one after the other, not merged item by item
 
 
 # --- the exporter ------------------------------------------------------------------------------------------------

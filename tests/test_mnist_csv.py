@@ -490,7 +490,7 @@ def text_row(label=3, pixel=0, count=PIXELS):
         (text_row().replace(",0,", ",0.5,", 1), "line 2, column 2: '0.5' is not a pixel value 0..255"),
         (text_row() + ",256", "line 2, column 786: '256' is not a pixel value 0..255"),
         (text_row().replace(",0,", ",,", 1), "line 2, column 2: '' is not a pixel value 0..255"),
-        ("seven," + text_row()[2:], "line 2, column 1: label 'seven' is not a number"),
+        ("seven," + text_row()[2:], "line 2, column 1: label 'seven' is not a class index"),
     ],
     ids=["ragged", "not-a-number", "float", "above-255", "empty", "label"],
 )
