@@ -12,7 +12,6 @@ then ``/tmp/bench/bin/python benchmarks/tstr.py``. Datumaro is not needed.
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
 import time
@@ -32,13 +31,16 @@ LABELS = "t10k-labels-idx1-ubyte.gz"
 
 
 def generate(count: int, seed: int, style: DigitStyle) -> tuple[np.ndarray, np.ndarray, float]:
-    """``count`` digits of subset "train", classes in turn (balanced); returns images, labels, images/s."""
+    """``count`` digits of subset "train", classes in turn (balanced); returns images, labels, images/s.
+
+    The rate is per CPU second of this (single-threaded) process, so other work on the machine does not
+    skew it much."""
     labels = np.arange(count) % len(DIGIT_CLASSES)
     images = np.empty((count, style.image_size, style.image_size), dtype=np.uint8)
-    start = time.perf_counter()
+    start = time.process_time()
     for index in range(count):
         images[index] = render_digit(int(labels[index]), item_rng(seed, "train", index), style)
-    return images, labels, count / (time.perf_counter() - start)
+    return images, labels, count / (time.process_time() - start)
 
 
 def write_sheet(path: str, synthetic: np.ndarray, labels: np.ndarray, real: np.ndarray,

@@ -1,0 +1,170 @@
+"""The synthetic digit renderer: deterministic, well-formed, MNIST-normalized, validated style."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from datumaro_mnist_plugins.synthetic_digits import (
+    ALLOGRAPHS,
+    DIGIT_CLASSES,
+    DigitStyle,
+    item_rng,
+    render_allograph,
+    render_digit,
+)
+
+
+def centre_of_mass(image: np.ndarray) -> np.ndarray:
+    ink = image.astype(np.float64)
+    ys, xs = np.indices(image.shape)
+    return np.array([(ink * ys).sum(), (ink * xs).sum()]) / ink.sum()
+
+
+def ink_box(image: np.ndarray, level: int = 64) -> tuple:
+    """Height and width of the bounding box of the pixels brighter than *level*."""
+    rows, cols = np.nonzero(image > level)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_classes():
+    assert DIGIT_CLASSES == tuple("0123456789")
+    assert sorted(ALLOGRAPHS) == list(range(10))
+
+
+def test_dtype_and_shape():
+    image = render_digit(3, item_rng(0, "train", 0), DigitStyle())
+    assert image.dtype == np.uint8 and image.shape == (28, 28)
+    assert image.flags.writeable and image.flags.c_contiguous
+    assert image.max() > 200  # bright ink
+    assert image[0].max() == 0 and image[:, 0].max() == 0  # on black, with MNIST's empty border
+
+
+def test_same_item_same_bytes_in_any_order():
+    style = DigitStyle()
+    keys = [(7, "train", i) for i in range(20)] + [(7, "test", 3), (8, "train", 3)]
+    forward = {key: render_digit(key[2] % 10, item_rng(*key), style).tobytes() for key in keys}
+    backward = {key: render_digit(key[2] % 10, item_rng(*key), style).tobytes() for key in reversed(keys)}
+    assert forward == backward
+    # nothing but (seed, subset, index) matters: not what was drawn before
+    render_digit(1, item_rng(7, "train", 99), style)
+    assert render_digit(5, item_rng(7, "train", 5), style).tobytes() == forward[(7, "train", 5)]
+
+
+def test_different_keys_different_images():
+    style = DigitStyle()
+    images = {render_digit(4, item_rng(0, "train", i), style).tobytes() for i in range(30)}
+    assert len(images) == 30
+    by_subset = {render_digit(4, item_rng(0, subset, 0), style).tobytes() for subset in ("train", "test", "val")}
+    by_seed = {render_digit(4, item_rng(seed, "train", 0), style).tobytes() for seed in (0, 1, 2)}
+    assert len(by_subset) == 3 and len(by_seed) == 3
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_every_class_is_mnist_normalized(digit):
+    for index in range(40):
+        image = render_digit(digit, item_rng(1, "check", index), DigitStyle())
+        assert image.flags.writeable  # whether or not it had to be shifted
+        assert image.sum() > 255 * 15, "visible ink"
+        # centred by centre of mass on pixel (14, 14), whole-pixel shift like MNIST
+        assert np.abs(centre_of_mass(image) - 14.0).max() <= 1.0
+        # the digit's box fills (about) MNIST's 20x20 box
+        height, width = ink_box(image)
+        assert max(height, width) <= 22
+        assert max(height, width) >= 16
+
+
+@pytest.mark.parametrize("digit, name", [(d, n) for d in ALLOGRAPHS for n in ALLOGRAPHS[d]])
+def test_every_allograph_draws(digit, name):
+    image = render_allograph(digit, name, item_rng(2, "allograph", digit), DigitStyle())
+    assert image.shape == (28, 28) and image.sum() > 255 * 15
+    assert np.abs(centre_of_mass(image) - 14.0).max() <= 1.0
+
+
+def test_a_class_varies():
+    """Many draws of one class differ visibly (allographs, slant, pen, distortion), not a fixed template."""
+    for digit in range(10):
+        images = np.stack([render_digit(digit, item_rng(3, "mix", i), DigitStyle()) for i in range(30)])
+        assert images.std(axis=0).mean() > 12
+        assert np.abs(images[:15].astype(int) - images[15:]).mean() > 15
+
+
+def test_unknown_allograph():
+    with pytest.raises(ValueError, match=r"^name: "):
+        render_allograph(1, "no such", item_rng(0, "x", 0))
+
+
+def test_mnist_like_ink_statistics():
+    """Pixel statistics near real MNIST's (test digits: mean ink about 96 full pixels, a third of the
+    inked pixels saturated)."""
+    images = np.stack([render_digit(i % 10, item_rng(4, "stats", i), DigitStyle()) for i in range(300)])
+    mass = images.reshape(len(images), -1).sum(axis=1) / 255.0
+    assert 70 < mass.mean() < 125
+    inked = images[images > 0]
+    assert 0.15 < (inked >= 250).mean() < 0.6
+
+
+@pytest.mark.parametrize("size", [16, 56])
+def test_other_image_sizes(size):
+    style = DigitStyle(image_size=size)
+    for digit in range(10):
+        image = render_digit(digit, item_rng(5, "size", digit), style)
+        assert image.shape == (size, size) and image.dtype == np.uint8
+        assert np.abs(centre_of_mass(image) - size / 2).max() <= 1.0
+        assert max(ink_box(image)) <= round(size * 22 / 28)
+
+
+def test_knobs_change_images():
+    rng = lambda: item_rng(6, "knobs", 0)  # noqa: E731
+    plain = render_digit(8, rng(), DigitStyle(elastic_alpha=0.0, noise=0.0))
+    assert plain.shape == (28, 28)
+    assert not np.array_equal(plain, render_digit(8, rng(), DigitStyle(elastic_alpha=0.0, noise=0.08)))
+    thin = render_digit(1, rng(), DigitStyle(stroke_width=(1.0, 1.0)))
+    thick = render_digit(1, rng(), DigitStyle(stroke_width=(3.5, 3.5)))
+    assert thick.sum() > 1.5 * thin.sum()
+
+
+def test_style_from_lists():
+    """YAML/JSON give lists: accepted, stored as tuples so the style stays hashable."""
+    style = DigitStyle(slant=[-5, 5], stroke_width=[2, 3])
+    assert style.slant == (-5, 5) and hash(style)
+
+
+BAD_STYLES = [
+    ("image_size", 4),
+    ("image_size", 28.0),
+    ("image_size", True),
+    ("stroke_width", (3.0, 1.0)),
+    ("stroke_width", (0.0, 2.0)),
+    ("stroke_width", 2.0),
+    ("slant", (-90.0, 10.0)),
+    ("slant", (float("nan"), 1.0)),
+    ("rotation", (0.0, 180.0)),
+    ("scale", (0.0, 1.0)),
+    ("aspect", (1.0,)),
+    ("jitter", -0.1),
+    ("stroke_width_jitter", 2.0),
+    ("elastic_alpha", -1.0),
+    ("elastic_sigma", 0.0),
+    ("noise", "loud"),
+    ("noise", 2.0),
+]
+
+
+@pytest.mark.parametrize("field, value", BAD_STYLES)
+def test_style_validation_names_the_field(field, value):
+    with pytest.raises(ValueError, match=rf"^{field}: .*allowed"):
+        DigitStyle(**{field: value})
+
+
+def test_every_style_field_is_validated():
+    validated = {field for field, _ in BAD_STYLES}
+    assert validated == {f.name for f in dataclasses.fields(DigitStyle)}
+
+
+def test_bad_digit():
+    for digit in (-1, 10, "3"):
+        with pytest.raises(ValueError, match=r"^digit: "):
+            render_digit(digit, item_rng(0, "x", 0))
