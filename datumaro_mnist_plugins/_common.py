@@ -76,6 +76,8 @@ def _names_from_meta_file(path: str) -> List[str]:
             raise DatasetImportError(f"{path}: 'label_map' keys must be label indices ({e})") from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise DatasetImportError(f"{path}: 'labels' must be a list of strings")
+    if "" in names:  # Datumaro's LabelCategories would fail a bare assert
+        raise DatasetImportError(f"{path}: label {names.index('')} has an empty name")
     _check_unique(path, names)
     return names
 
@@ -111,11 +113,18 @@ def label_names_of(extractor) -> List[str]:
 
 
 def save_label_names(save_dir: str, extractor, save_dataset_meta: bool) -> None:
-    """``labels.txt`` always (the formats' own way to name classes); ``dataset_meta.json`` on request."""
+    """``labels.txt`` always (the formats' own way to name classes); ``dataset_meta.json`` on request,
+    and whenever a name would not read back from ``labels.txt`` (blank, padded, holding a line break)."""
+    names = label_names_of(extractor)
     with open(osp.join(save_dir, LABELS_FILE), "w", encoding="utf-8") as f:
-        f.writelines(name + "\n" for name in label_names_of(extractor))
-    if save_dataset_meta:
+        f.writelines(name + "\n" for name in names)
+    if save_dataset_meta or not all(_fits_a_line(name) for name in names):
         save_meta_file(save_dir, extractor.categories())
+
+
+def _fits_a_line(name: str) -> bool:
+    """Does *name* read back unchanged as a line of labels.txt (see _names_from_labels_file)?"""
+    return bool(name) and name.strip() == name and name.splitlines() == [name] and not name.startswith("\ufeff")
 
 
 # --- the sidecar: item ids and image sizes that the data files cannot hold --------------------------------
@@ -173,11 +182,13 @@ class Sidecar:
 
 def unsafe_id_reason(item_id: str) -> Optional[str]:
     """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
-    if item_id[:1] not in ("", "/", "\\") and item_id[1:2] != ":" and ".." not in item_id:
+    if item_id[:1] not in ("", "/", "\\") and item_id[1:2] != ":" and ".." not in item_id and "\0" not in item_id:
         return None  # the common case, decided without the regular expressions below (export's hot loop)
     normalized = item_id.replace("\\", "/")
     if not item_id:
         return "is empty"
+    if "\0" in item_id:  # no file name holds it, and the IDX sidecar's NUL-padded cells would drop it
+        return "contains a NUL character"
     if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
         return "is an absolute path"
     if contains_unsafe_path_component(normalized):

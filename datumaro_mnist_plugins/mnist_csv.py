@@ -89,7 +89,10 @@ def read_sidecar(path: str) -> Sidecar:
 def write_sidecar(path: str, sidecar: Sidecar) -> None:
     """Byte for byte what the built-in writes for the same rows (it can read ours)."""
     with open(path, "w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(sidecar.rows())
+        plain = csv.writer(f, lineterminator="\n")
+        quoted = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone "\r" ends a row unless quoted
+        for row in sidecar.rows():
+            (quoted if any("\r" in cell for cell in row) else plain).writerow(row)
 
 
 # --- the header line -------------------------------------------------------------------------------------
