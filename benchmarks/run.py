@@ -136,7 +136,7 @@ def timed_runs(run: Callable[[], object], reps: int, budget: float, cleanup: Cal
     while len(times) < reps and (not times or sum(times) < budget):
         gc.collect()
         start, start_cpu = time.perf_counter(), time.process_time()
-        result = run()
+        result = run()  # kept until the clocks are read: freeing a dataset is not part of the case
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         del result
@@ -542,6 +542,11 @@ def check(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def sized_check(args, ok: bool) -> str:
+    """A target set for the full run's sizes (a quick run's 1,000-item quadratic export can't reach 100×)."""
+    return "n/a (`--quick`)" if args.quick else check(ok)
+
+
 def faster(reference: Result, ours: Result) -> str:
     ratio = reference.median / ours.median
     return f"{ratio:,.1f}× faster" if ratio >= 1 else f"{1 / ratio:.2f}× slower"
@@ -567,7 +572,7 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
         "`mnist` eager import vs the floor", n, seconds(ours.median),
         "same items built by hand from numpy arrays: " + seconds(hand.median) + runs_note(hand),
         f"{ratio:.2f}× the floor (CPU time: {ours.cpu_median / hand.cpu_median:.2f}×)", mem(hand),
-        "≤ 1.15× the floor", check(ratio <= 1.15),
+        "≤ 1.15× the floor", sized_check(args, ratio <= 1.15),
     ))
     rows.append(Row(
         "(for scale) items by hand, put in a `Dataset` and read back", n, "",
@@ -581,19 +586,19 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
     rows.append(Row(
         f"`mnist` export, `save_media`, gzip level {level}", n, seconds(ours.median) + runs_note(ours),
         f"built-in: capped at {sizes.builtin_export:,} items (quadratic: {sizes.total:,} would take ~{est / 60:.0f} min)",
-        "", mem(ours), "≤ 2 s", check(ours.median <= 2),
+        "", mem(ours), "≤ 2 s", sized_check(args, ours.median <= 2),
     ))
     ratio = ours.median / zl.median
     rows.append(Row(
         f"`mnist` export vs zlib alone, level {level}", n, seconds(ours.median),
         f"zlib on the same {zl.info['bytes'] / 1e6:.0f} MB: " + seconds(zl.median) + runs_note(zl),
-        f"{ratio:.2f}× zlib", mem(zl), "≤ 1.3× zlib", check(ratio <= 1.3),
+        f"{ratio:.2f}× zlib", mem(zl), "≤ 1.3× zlib", sized_check(args, ratio <= 1.3),
     ))
     speedup = small_builtin.median / small.median
     rows.append(Row(
         f"`mnist` export, `save_media`, {sizes.builtin_export:,} real digits", f"{sizes.builtin_export:,}",
         seconds(small.median) + runs_note(small), "built-in: " + seconds(small_builtin.median) + runs_note(small_builtin),
-        faster(small_builtin, small), mem(small, small_builtin), "≥ 100× faster", check(speedup >= 100),
+        faster(small_builtin, small), mem(small, small_builtin), "≥ 100× faster", sized_check(args, speedup >= 100),
     ))
 
     # --- mnist_csv
@@ -605,14 +610,14 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
         rows.append(Row(
             "`mnist_csv` eager import (every image read)", n, seconds(ours.median) + runs_note(ours),
             "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
-            mem(ours, builtin), "≥ 10× faster", check(speedup >= 10),
+            mem(ours, builtin), "≥ 10× faster", sized_check(args, speedup >= 10),
         ))
         ours, builtin = r["csv_export_ours"], r["csv_export_builtin"]
         speedup = builtin.median / ours.median
         rows.append(Row(
             "`mnist_csv` export, `save_media`", n, seconds(ours.median) + runs_note(ours),
             "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
-            mem(ours, builtin), "≥ 3× faster", check(speedup >= 3),
+            mem(ours, builtin), "≥ 3× faster", sized_check(args, speedup >= 3),
         ))
 
     # --- mnist_synthetic
@@ -635,18 +640,18 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
         f"{ours_rate / hand_rate:.0%} of the floor's rate (CPU time: "
         f"{(sizes.stream / stream.cpu_median) / (sizes.hand_stream / hand_stream.cpu_median):.0%})",
         mem(stream, hand_stream),
-        "≥ 80% of the floor's rate", check(ours_rate >= 0.8 * hand_rate),
+        "≥ 80% of the floor's rate", sized_check(args, ours_rate >= 0.8 * hand_rate),
     ))
     rows.append(Row(
         "streaming import: peak memory", f"{sizes.stream:,}", f"{stream.peak_mb:.0f} MB",
-        f"the file: {sizes.stream * 784 / 1e6:,.0f} MB", "", "", "< 300 MB", check(stream.peak_mb < 300),
+        f"the file: {sizes.stream * 784 / 1e6:,.0f} MB", "", "", "< 300 MB", sized_check(args, stream.peak_mb < 300),
     ))
 
     # --- start-up
     diff = startup["wall_on_ms"] - startup["wall_off_ms"]
     rows.append(Row(
         "start-up: `python -c pass`, hook on vs `DATUMARO_MNIST_PLUGINS_DISABLE=1`", f"{sizes.startup_runs} runs each",
-        f"{startup['wall_on_ms']:.1f} ms", f"{startup['wall_off_ms']:.1f} ms", f"+{diff:.2f} ms", "",
+        f"{startup['wall_on_ms']:.1f} ms", f"{startup['wall_off_ms']:.1f} ms", f"{diff:+.2f} ms", "",
         "< 2 ms", check(diff < 2),
     ))
     rows.append(Row(

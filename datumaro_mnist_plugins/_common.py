@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
-from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+from datumaro.components.annotation import AnnotationType, LabelCategories
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatasetImportError, MediaTypeError
 from datumaro.components.exporter import Exporter
@@ -78,6 +78,10 @@ def _names_from_meta_file(path: str) -> List[str]:
         raise DatasetImportError(f"{path}: 'labels' must be a list of strings")
     if "" in names:  # Datumaro's LabelCategories would fail a bare assert
         raise DatasetImportError(f"{path}: label {names.index('')} has an empty name")
+    try:
+        "".join(names).encode("utf-8")  # JSON's "\ud800" escapes decode to unpaired surrogates
+    except UnicodeEncodeError as e:
+        raise DatasetImportError(f"{path}: a label name holds {e.object[e.start:e.end]!r}, which is not text") from None
     _check_unique(path, names)
     return names
 

@@ -140,6 +140,7 @@ def _emnist_mapping(path: str) -> List[str]:
         try:
             label, *codes = (int(field) for field in fields)
             name = "".join(chr(code) for code in codes)
+            name.encode("utf-8")  # a surrogate code (0xD800..0xDFFF) is no character: UnicodeEncodeError
         except (ValueError, OverflowError):
             raise DatasetImportError(
                 f"{path}: line {line_number}: expected 'label code [code ...]' with character codes, got {line!r}"

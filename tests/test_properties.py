@@ -1,0 +1,173 @@
+"""Property tests (Hypothesis): the IDX and CSV codecs round-trip arbitrary shapes, dtypes, labels and ids.
+
+Two levels: the pure IDX codec (``idx.write_idx`` / ``idx.read_idx``) for every IDX type, any number of
+dimensions (zero-sized ones too) and every compression; and whole datasets through the ``mnist`` and
+``mnist_csv`` formats, with arbitrary item ids (unicode, long, with separators), labels or none,
+images of any size or none, in any pixel dtype whose values fit MNIST's 0..255, and any class names
+(blank, padded or multi-line ones too: those are kept by a ``dataset_meta.json`` beside ``labels.txt``).
+"""
+
+import os.path as osp
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+from datumaro.components.dataset import Dataset
+from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.errors import DatumaroError
+from datumaro.components.media import Image
+
+from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins._common import unsafe_id_reason
+
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+COMPRESSIONS = ["", ".gz", ".xz", ".bz2"]
+
+
+# --- the IDX codec ---------------------------------------------------------------------------------------------
+
+
+@st.composite
+def idx_arrays(draw):
+    dtype = draw(st.sampled_from(sorted(idx.IDX_DTYPES.values(), key=str)))
+    dtype = dtype.newbyteorder(draw(st.sampled_from(["<", ">", "="]))) if dtype.itemsize > 1 else dtype
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6))
+    return draw(hnp.arrays(dtype, shape))
+
+
+def same_values(a, b):
+    """Equal shapes and values, NaNs of any payload included: compare the big-endian bytes."""
+    return a.shape == b.shape and idx.to_big_endian(a).tobytes() == idx.to_big_endian(np.asarray(b)).tobytes()
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(array=idx_arrays(), compression=st.sampled_from(COMPRESSIONS), mmap=st.booleans())
+def test_idx_codec_round_trips_any_type_shape_and_compression(array, compression, mmap):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, "data-idx" + compression)
+        idx.write_idx(path, array, compress_level=1)
+        dtype, shape = idx.read_header(path)
+        assert dtype == idx.IDX_DTYPES[idx.IDX_TYPE_CODES[array.dtype.newbyteorder("=")]] and shape == array.shape
+        back = idx.read_idx(path, mmap=mmap)
+        assert back.dtype == dtype and same_values(array, back)
+        if array.ndim:  # the flat view mixed-size images are read through
+            flat = idx.read_idx(path, mmap=mmap, flat_count=array.size)
+            assert same_values(array.reshape(-1), flat)
+        del back
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(
+    head=st.sampled_from([b"", b"\0\0\x08\x01", b"\0\0\x08\x03", b"\0\0\x0d\x02", b"\0\0\x0c\x00"]),
+    body=st.binary(max_size=64),
+    compression=st.sampled_from(COMPRESSIONS),
+)
+def test_idx_reader_meets_any_bytes_with_its_own_error(head, body, compression):
+    """Arbitrary content behind a plausible header: an array or an IdxFormatError, never anything else."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, "data-idx" + compression)
+        with idx.open_binary(path, "wb") as f:
+            f.write(head + body)
+        try:
+            array = idx.read_idx(path)
+        except idx.IdxFormatError as e:
+            assert path in str(e)
+        else:
+            assert array.nbytes == len(head + body) - 4 - 4 * (head + body)[3]
+            del array
+
+
+# --- whole datasets through mnist and mnist_csv -----------------------------------------------------------------
+
+PIXEL_DTYPES = [np.uint8, np.uint16, np.int32, np.int64, np.float32, np.float64]
+
+# Any id Datumaro accepts: unicode, separators, quotes, commas, control characters, spaces at either end,
+# long ones (IDX sidecar cells wider than 32 characters).
+item_ids = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
+    lambda s: unsafe_id_reason(s) is None
+)
+
+
+@st.composite
+def datasets(draw):
+    count = draw(st.integers(1, 8))
+    ids = draw(st.lists(item_ids, min_size=count, max_size=count, unique=True))
+    names = draw(st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=12, unique=True))
+    label_count = len(names)
+    items = []
+    for item_id in ids:
+        subset = draw(st.sampled_from(["train", "test", "val"]))
+        label = draw(st.none() | st.integers(0, label_count - 1))
+        media = None
+        if draw(st.integers(0, 4)):  # mostly with an image
+            size = draw(st.tuples(st.integers(1, 7), st.integers(1, 7)))
+            values = draw(hnp.arrays(np.uint8, size))
+            dtype = draw(st.sampled_from(PIXEL_DTYPES))
+            media = Image.from_numpy(data=values.astype(dtype))
+        annotations = [] if label is None else [Label(label)]
+        items.append(DatasetItem(id=item_id, subset=subset, media=media, annotations=annotations))
+    categories = {AnnotationType.label: LabelCategories.from_iterable(names)}
+    return Dataset.from_iterable(items, categories=categories)
+
+
+def as_comparable(dataset):
+    """(subset, id) -> (labels, pixels as uint8 or None): what an MNIST file can hold of an item."""
+    result = {}
+    for item in dataset:
+        pixels = None
+        if item.media is not None and item.media.has_data:
+            pixels = np.asarray(item.media.data).astype(np.uint8)
+        result[(item.subset, item.id)] = ([a.label for a in item.annotations], pixels)
+    return result
+
+
+def assert_same(expected, actual):
+    left, right = as_comparable(expected), as_comparable(actual)
+    assert sorted(left) == sorted(right)
+    for key, (labels, pixels) in left.items():
+        labels_back, pixels_back = right[key]
+        assert labels == labels_back, key
+        if pixels is None:
+            assert pixels_back is None, key
+        else:
+            assert pixels_back is not None and np.array_equal(pixels, pixels_back), key
+    names = lambda d: [c.name for c in d.categories()[AnnotationType.label]]  # noqa: E731
+    assert names(expected) == names(actual)
+
+
+@pytest.mark.parametrize("fmt", ["mnist", "mnist_csv"])
+@settings(max_examples=40, **SETTINGS)
+@given(dataset=datasets(), save_dataset_meta=st.booleans())
+def test_datasets_round_trip_ids_labels_sizes_and_dtypes(fmt, dataset, save_dataset_meta):
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset.export(tmp, fmt, save_media=True, save_dataset_meta=save_dataset_meta)
+        assert_same(dataset, Dataset.import_from(tmp, fmt))
+
+
+@pytest.mark.parametrize("fmt", ["mnist", "mnist_csv"])
+@settings(max_examples=25, **SETTINGS)
+@given(values=hnp.arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 4)),
+                         elements=st.floats(allow_nan=True, allow_infinity=True, width=64)))
+def test_pixels_outside_0_255_are_refused_not_clipped(fmt, values):
+    """Any float image exports exactly (rounded) when it fits 0..255, and is a clear error otherwise."""
+    dataset = Dataset.from_iterable(
+        [DatasetItem(id="x", subset="train", media=Image.from_numpy(data=values), annotations=[Label(0)])],
+        categories={AnnotationType.label: LabelCategories.from_iterable(["a"])},
+    )
+    fits = np.isfinite(values).all() and values.min() >= 0 and values.max() <= 255
+    with tempfile.TemporaryDirectory() as tmp:
+        out = osp.join(tmp, "out")
+        try:
+            dataset.export(out, fmt, save_media=True)
+        except DatumaroError as e:
+            assert not fits and "item 'x'" in str(e)
+            assert not osp.exists(out)
+        else:
+            assert fits
+            (item,) = Dataset.import_from(out, fmt)
+            assert np.array_equal(item.media.data, np.rint(values).astype(np.uint8))
