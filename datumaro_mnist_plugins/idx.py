@@ -122,17 +122,22 @@ def check_container(path: str) -> str:
     return compression
 
 
+def _read_header_from(path: str, stream: IO[bytes]) -> Tuple[np.dtype, Tuple[int, ...], int]:
+    """Read and decode the header at the start of an open IDX *stream*: (dtype, shape, header size)."""
+    try:
+        head = stream.read(4)
+        if len(head) == 4:
+            head += stream.read(4 * head[3])
+    except _DECOMPRESSION_ERRORS as e:
+        raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", 0) from e
+    return parse_header(path, head)
+
+
 def read_header(path: str) -> Tuple[np.dtype, Tuple[int, ...]]:
     """The dtype and shape an IDX file declares, reading only its header."""
     check_container(path)
-    try:
-        with open_binary(path) as stream:
-            head = stream.read(4)
-            if len(head) == 4:
-                head += stream.read(4 * head[3])
-    except _DECOMPRESSION_ERRORS as e:
-        raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", 0) from e
-    dtype, shape, _ = parse_header(path, head)
+    with open_binary(path) as stream:
+        dtype, shape, _ = _read_header_from(path, stream)
     return dtype, shape
 
 
@@ -174,13 +179,7 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
     compression = check_container(path)
 
     with open_binary(path) as stream:
-        try:
-            head = stream.read(4)
-            if len(head) == 4:
-                head += stream.read(4 * head[3])
-        except _DECOMPRESSION_ERRORS as e:
-            raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", 0) from e
-        dtype, shape, header_size = parse_header(path, head)
+        dtype, shape, header_size = _read_header_from(path, stream)
         if flat_count is not None:
             shape = (flat_count,)
         size = payload_size(dtype, shape)
