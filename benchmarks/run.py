@@ -671,7 +671,7 @@ def render(rows: List[Row], header: List[str], notes: List[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine_header(args, sizes: Sizes, data: str, baseline: Result, load: Tuple[float, float]) -> List[str]:
+def machine_header(args, sizes: Sizes, data: str, baseline: Result, load: float) -> List[str]:
     import datumaro
 
     cpu = platform.processor() or platform.machine()
@@ -690,8 +690,8 @@ def machine_header(args, sizes: Sizes, data: str, baseline: Result, load: Tuple[
         f"every case in a fresh process, median of up to {args.reps} runs (fewer when a case is slow)",
         f"- peak RSS is the whole process's (VmHWM); a process that only imports Datumaro peaks at "
         f"{baseline.peak_mb:.0f} MB",
-        f"- load average (1 min) before / after the run: {load[0]:.2f} / {load[1]:.2f} (other work on the machine "
-        "slows every figure; ratios measured in the same run suffer least)",
+        f"- load average (1 min) when the run started: {load:.2f} (other work on the machine slows every figure; "
+        "ratios measured in the same run suffer least)",
     ]
 
 
@@ -701,7 +701,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--reps", type=int, default=7, help="runs per case (median reported; default %(default)s)")
     parser.add_argument("--budget", type=float, default=20.0, help="stop repeating a case after this many seconds")
     parser.add_argument("--data", default=None, help="folder with t10k-images/labels IDX .gz files (real digits)")
-    parser.add_argument("--compress-level", type=int, default=DEFAULT_COMPRESS_LEVEL, choices=range(10), metavar="0-9")
+    parser.add_argument("--compress-level", type=int, default=DEFAULT_COMPRESS_LEVEL, choices=range(10), metavar="0-9",
+                        help="gzip level of our mnist export and of the zlib floor (default: the exporter's, %(default)s)")
     parser.add_argument("--markdown", default=DEFAULT_MARKDOWN, help="where to write the table (default %(default)s)")
     parser.add_argument("--tmp", default=None, help="where to build the inputs (a temporary folder inside it)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -787,8 +788,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"whole run: {time.perf_counter() - started:.0f} s",
     ]
     rows = build_rows(args, sizes, results, startup, notes)
-    load = (load_before, os.getloadavg()[0])
-    text = render(rows, machine_header(args, sizes, data, results["baseline"], load), notes)
+    text = render(rows, machine_header(args, sizes, data, results["baseline"], load_before), notes)
     print(text)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
