@@ -76,3 +76,46 @@ def error_text(error: BaseException) -> str:
         parts.append(f"{type(error).__name__}: {error}")
         error = error.__cause__ or error.__context__
     return "\n".join(parts)
+
+
+DIGIT_CATEGORIES = tuple("0123456789")
+
+
+def digits_dataset(count=3, subsets=("train", "test"), size=(28, 28), seed=0):
+    """A small dataset of random 28x28 (or *size*) uint8 images with digit labels."""
+    from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    rng = np.random.default_rng(seed)
+    return Dataset.from_iterable(
+        [
+            DatasetItem(
+                id=str(i),
+                subset=subset,
+                media=Image.from_numpy(data=rng.integers(0, 256, size, dtype=np.uint8)),
+                annotations=[Label(int(rng.integers(0, 10)))],
+            )
+            for subset in subsets
+            for i in range(count)
+        ],
+        categories={AnnotationType.label: LabelCategories.from_iterable(DIGIT_CATEGORIES)},
+    )
+
+
+def collecting_policy():
+    """An import error policy that skips what it is told about and keeps the errors (``.errors``)."""
+    from datumaro.components.contexts.importer import ImportErrorPolicy
+
+    class Collect(ImportErrorPolicy):
+        def __init__(self):
+            self.errors = []
+
+        def _handle_item_error(self, error):
+            self.errors.append(error)
+
+        def _handle_annotation_error(self, error):
+            self.errors.append(error)
+
+    return Collect()

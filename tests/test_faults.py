@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datumaro.components.annotation import AnnotationType, Label, LabelCategories
-from datumaro.components.contexts.importer import ImportErrorPolicy, _ImportFail
+from datumaro.components.contexts.importer import _ImportFail
 from datumaro.components.dataset import Dataset
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatumaroError
@@ -34,7 +34,7 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins import _common, idx, mnist
 
-from .conftest import run_datum
+from .conftest import collecting_policy, run_datum
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FORMATS = ["mnist", "mnist_csv"]
@@ -233,22 +233,13 @@ def test_images_file_of_zero_dimensions(tmp_path):
 # --- labels outside the categories (through the import error policy) -----------------------------------
 
 
-class Collect(ImportErrorPolicy):
-    def __init__(self):
-        self.errors = []
-
-    def _handle_item_error(self, error):
-        self.errors.append(error)
-
-    def _handle_annotation_error(self, error):
-        self.errors.append(error)
 
 
 def test_label_outside_the_categories_names_file_and_item(tmp_path):
     write_idx_folder(tmp_path, labels=[0, 12, 1])
     text = assert_clear_import_error(tmp_path / (LABELS + ".gz"), "item 1", "label 12")
     assert "categories" in text
-    policy = Collect()  # a user's policy can skip the label and keep the item
+    policy = collecting_policy()  # a user's policy can skip the label and keep the item
     items = import_all(tmp_path, error_policy=policy)
     assert [len(i.annotations) for i in items] == [1, 0, 1] and len(policy.errors) == 1
 

@@ -18,26 +18,11 @@ from datumaro.components.media import Image
 from datumaro_mnist_plugins import idx
 from datumaro_mnist_plugins.mnist import MnistBase, MnistExporter
 
-from .conftest import assert_same_items, error_text
+from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text
 
 DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(i) for i in range(10))}
 
 
-def digits_dataset(count=12, subsets=("train", "test"), size=(28, 28), seed=0):
-    rng = np.random.default_rng(seed)
-    return Dataset.from_iterable(
-        [
-            DatasetItem(
-                id=str(i),
-                subset=subset,
-                media=Image.from_numpy(data=rng.integers(0, 256, size, dtype=np.uint8)),
-                annotations=[Label(int(rng.integers(0, 10)))],
-            )
-            for subset in subsets
-            for i in range(count)
-        ],
-        categories=DIGITS,
-    )
 
 
 def decompressed(path):
@@ -165,21 +150,9 @@ def test_label_outside_categories_is_an_error_naming_the_file(tmp_path):
 
 
 def test_bad_label_can_be_skipped_through_the_error_policy(tmp_path):
-    from datumaro.components.contexts.importer import ImportErrorPolicy
-
-    class Skip(ImportErrorPolicy):
-        def __init__(self):
-            self.errors = []
-
-        def _handle_item_error(self, error):
-            self.errors.append(error)
-
-        def _handle_annotation_error(self, error):
-            self.errors.append(error)
-
     write_tiny(tmp_path, labels=(0, 7, 1))
     (tmp_path / "labels.txt").write_text("a\nb\n")
-    policy = Skip()
+    policy = collecting_policy()
     dataset = Dataset.import_from(str(tmp_path), "mnist", error_policy=policy)
     assert [len(i.annotations) for i in dataset] == [1, 0, 1] and len(policy.errors) == 1
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datumaro.components.annotation import AnnotationType, Label, LabelCategories
-from datumaro.components.contexts.importer import ImportErrorPolicy
+
 from datumaro.components.dataset import Dataset, StreamDataset
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.environment import Environment
@@ -23,7 +23,7 @@ from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinM
 from datumaro_mnist_plugins import idx
 from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter, MnistCsvImporter
 
-from .conftest import assert_same_items, error_text, run_datum
+from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text, run_datum
 
 DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(label) for label in range(10))}
 PIXELS = 28 * 28
@@ -38,17 +38,6 @@ def csv_row(label, pixels=0, count=PIXELS) -> bytes:
     return ",".join([str(label)] + [str(pixels)] * count).encode() + b"\n"
 
 
-class Collect(ImportErrorPolicy):
-    """An error policy that skips what it is told about, keeping the errors."""
-
-    def __init__(self):
-        self.errors = []
-
-    def _handle_item_error(self, error):
-        self.errors.append(error)
-
-    def _handle_annotation_error(self, error):
-        self.errors.append(error)
 
 
 # --- ports of Datumaro's own tests (tests/unit/test_mnist_csv_format.py) ----------------------------------
@@ -340,21 +329,6 @@ def test_categories_meta_file_wins_over_labels_txt_which_wins_over_digits(tmp_pa
     assert label_names(Dataset.import_from(str(tmp_path), "mnist_csv")) == ["a", "b", "c", "d"]
 
 
-def digits_dataset(count=3, subsets=("train", "test"), size=(28, 28)):
-    rng = np.random.default_rng(0)
-    return Dataset.from_iterable(
-        [
-            DatasetItem(
-                id=str(i),
-                subset=subset,
-                media=Image.from_numpy(data=rng.integers(0, 256, size, dtype=np.uint8)),
-                annotations=[Label(int(rng.integers(0, 10)))],
-            )
-            for subset in subsets
-            for i in range(count)
-        ],
-        categories=DIGITS,
-    )
 
 
 def test_save_media_off_writes_the_label_column_only_and_save_dataset_meta(tmp_path):
@@ -426,7 +400,7 @@ def test_a_bad_row_is_an_error_naming_the_file_and_the_line(tmp_path, case):
 def test_a_bad_row_can_be_skipped_through_the_error_policy(tmp_path, case):
     row, _ = BAD_ROWS[case]
     (tmp_path / "mnist_train.csv").write_bytes(csv_row(7) + row + csv_row(1))
-    policy = Collect()
+    policy = collecting_policy()
     dataset = Dataset.import_from(str(tmp_path), "mnist_csv", error_policy=policy)
     assert sorted(item.id for item in dataset) == ["0", "2"]  # the others keep their row numbers as ids
     assert len(policy.errors) == 1 and "line 2" in error_text(policy.errors[0])
@@ -447,7 +421,7 @@ def test_label_outside_categories_is_an_error_or_dropped_through_the_policy(tmp_
         list(Dataset.import_from(str(tmp_path), "mnist_csv"))
     assert "mnist_train.csv" in error_text(info.value) and "line 2" in error_text(info.value)
     assert "label 7" in error_text(info.value)
-    policy = Collect()
+    policy = collecting_policy()
     dataset = Dataset.import_from(str(tmp_path), "mnist_csv", error_policy=policy)
     assert [len(item.annotations) for item in items_in_order(dataset, "train")] == [1, 0, 1]
     assert len(policy.errors) == 1
@@ -518,7 +492,7 @@ def test_skipped_rows_keep_the_ids_and_line_numbers_of_the_others(tmp_path):
     rows = [text_row(1), text_row(count=3), text_row(9), "x", "", text_row(0, pixel=300), text_row(2), "-1"]
     (tmp_path / "mnist_train.csv").write_text("\n".join(rows))  # a blank line and no final newline
     (tmp_path / "labels.txt").write_text("a\nb\nc\n")
-    policy = Collect()
+    policy = collecting_policy()
     items = list(Dataset.import_from(str(tmp_path), "mnist_csv", error_policy=policy))
     # the blank line is no row; ids are data-row indices; "-1" alone: no label, no image
     assert [(item.id, [a.label for a in item.annotations], item.media is None) for item in items] == [
