@@ -317,6 +317,19 @@ def case_synthetic(p: dict) -> dict:
     }
 
 
+def case_synthetic_render(p: dict) -> dict:
+    """The generator alone (no Datumaro items): what 'images per second on one core' means."""
+    from datumaro_mnist_plugins.synthetic_digits import DigitStyle, item_rng, render_digit
+
+    style = DigitStyle()
+
+    def run():
+        for index in range(p["items"]):
+            render_digit(index % 10, item_rng(0, "train", index), style)
+
+    return timed_runs(run, p["reps"], p["budget"])
+
+
 CASES = {
     "baseline": case_baseline,
     "import": case_import,
@@ -326,6 +339,7 @@ CASES = {
     "stream": case_stream,
     "hand_stream": case_hand_stream,
     "synthetic": case_synthetic,
+    "synthetic_render": case_synthetic_render,
 }
 
 
@@ -629,6 +643,13 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
             "`mnist_synthetic` generation (import a recipe, every image read)", f"{sizes.synthetic:,}",
             rate(sizes.synthetic, synth) + runs_note(synth), "", "", mem(synth),
         ))
+        render = r["synthetic_render"]
+        render_rate = sizes.synthetic / render.cpu_median
+        rows.append(Row(
+            "`mnist_synthetic` drawing alone (`render_digit`, one core, CPU time)", f"{sizes.synthetic:,}",
+            f"{render_rate:,.0f} images/s" + runs_note(render), "", "", mem(render),
+            "≥ 5,000 images/s", sized_check(args, render_rate >= 5000),
+        ))
 
     # --- streaming
     stream, hand_stream = r["stream"], r["hand_stream"]
@@ -769,6 +790,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             with open(recipe, "w") as f:
                 json.dump({"seed": 0, "subsets": {"train": sizes.synthetic}}, f)
             results["synthetic"] = runner.run("synthetic", path=recipe, items=sizes.synthetic, reps=3)
+            results["synthetic_render"] = runner.run("synthetic_render", items=sizes.synthetic, reps=3)
         else:
             notes.append("`mnist_synthetic` row skipped: the package does not register that format yet")
         results["stream"] = runner.run("stream", path=stream_dir, items=sizes.stream, reps=3, budget=60)
