@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 from datumaro.components.annotation import AnnotationType, Label, LabelCategories
 from datumaro.components.dataset import Dataset, StreamDataset
 from datumaro.components.dataset_base import DatasetItem
-from datumaro.components.environment import Environment
 from datumaro.components.errors import DatasetExportError, DatumaroError
 from datumaro.components.media import Image
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvBase as BuiltinMnistCsvBase
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinMnistCsvExporter
 
 from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter, MnistCsvImporter
+from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter
 
 from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text, run_datum
 
@@ -37,17 +36,13 @@ def csv_row(label, pixels=0, count=PIXELS) -> bytes:
     return ",".join([str(label)] + [str(pixels)] * count).encode() + b"\n"
 
 
+# --- the files themselves (the built-in's own test cases are in test_builtin_compat.py) -------------------
 
 
-# --- ports of Datumaro's own tests (tests/unit/test_mnist_csv_format.py) ----------------------------------
-
-
-def test_can_save_and_load(tmp_path):
+def test_one_file_per_subset_and_labels_txt(tmp_path):
     source = Dataset.from_iterable(
         [
             DatasetItem(id=0, subset="test", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(0)]),
-            DatasetItem(id=1, subset="test", media=Image.from_numpy(data=np.ones((28, 28)))),
-            DatasetItem(id=2, subset="test", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(1)]),
             DatasetItem(id=0, subset="train", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(5)]),
         ],
         categories=DIGITS,
@@ -56,19 +51,16 @@ def test_can_save_and_load(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["labels.txt", "mnist_test.csv", "mnist_train.csv"]
 
 
-def test_can_save_and_load_without_saving_images(tmp_path):
+def test_without_images_rows_hold_the_label_only(tmp_path):
     source = Dataset.from_iterable(
-        [
-            DatasetItem(id=0, subset="train", annotations=[Label(0)]),
-            DatasetItem(id=1, subset="train", annotations=[Label(1)]),
-        ],
+        [DatasetItem(id=0, subset="train", annotations=[Label(0)]), DatasetItem(id=1, subset="train", annotations=[Label(1)])],
         categories=DIGITS,
     )
     assert_same_items(source, round_trip(source, tmp_path, save_media=False))
     assert (tmp_path / "mnist_train.csv").read_bytes() == b"0\n1\n"
 
 
-def test_can_save_and_load_with_different_image_size(tmp_path):
+def test_other_image_sizes_go_in_the_sidecar(tmp_path):
     source = Dataset.from_iterable(
         [
             DatasetItem(id=0, media=Image.from_numpy(data=np.ones((3, 4))), annotations=[Label(0)]),
@@ -78,76 +70,6 @@ def test_can_save_and_load_with_different_image_size(tmp_path):
     )
     assert_same_items(source, round_trip(source, tmp_path, save_media=True))
     assert (tmp_path / "meta_default.csv").read_text() == "3,4\n2,2\n"
-
-
-def test_can_save_and_load_dataset_with_cyrillic_and_spaces_in_filename(tmp_path):
-    source = Dataset.from_iterable(
-        [DatasetItem(id="кириллица с пробелом", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(0)])],
-        categories=DIGITS,
-    )
-    assert_same_items(source, round_trip(source, tmp_path, save_media=True))
-
-
-def test_can_save_and_load_image_with_arbitrary_extension(tmp_path):
-    source = Dataset.from_iterable(
-        [
-            DatasetItem(id="q/1", media=Image.from_numpy(data=np.zeros((28, 28)), ext=".JPEG")),
-            DatasetItem(id="a/b/c/2", media=Image.from_numpy(data=np.zeros((28, 28)), ext=".bmp")),
-        ],
-        categories=DIGITS,
-    )
-    assert_same_items(source, round_trip(source, tmp_path, save_media=True))
-
-
-def test_can_save_and_load_with_other_labels(tmp_path):
-    source = Dataset.from_iterable(
-        [
-            DatasetItem(id=0, media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(0)]),
-            DatasetItem(id=1, media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(1)]),
-        ],
-        categories={AnnotationType.label: LabelCategories.from_iterable("label_%s" % label for label in range(2))},
-    )
-    assert_same_items(source, round_trip(source, tmp_path, save_media=True))
-
-
-def test_can_save_and_load_with_meta_file(tmp_path):
-    source = Dataset.from_iterable(
-        [
-            DatasetItem(id=0, media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(0)]),
-            DatasetItem(id=1, media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(1)]),
-        ],
-        categories={AnnotationType.label: LabelCategories.from_iterable("label_%s" % label for label in range(2))},
-    )
-    parsed = round_trip(source, tmp_path, save_media=True, save_dataset_meta=True)
-    assert osp.isfile(tmp_path / "dataset_meta.json")
-    assert_same_items(source, parsed)
-
-
-@pytest.fixture
-def builtin_written_dataset(tmp_path):
-    """The built-in importer's own test asset, re-created with the built-in exporter itself."""
-    expected = Dataset.from_iterable(
-        [
-            DatasetItem(id=0, subset="test", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(0)]),
-            DatasetItem(id=1, subset="test", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(2)]),
-            DatasetItem(id=2, subset="test", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(1)]),
-            DatasetItem(id=0, subset="train", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(5)]),
-            DatasetItem(id=1, subset="train", media=Image.from_numpy(data=np.ones((28, 28))), annotations=[Label(7)]),
-        ],
-        categories=DIGITS,
-    )
-    BuiltinMnistCsvExporter.convert(expected, str(tmp_path), save_media=True)
-    return expected, str(tmp_path)
-
-
-def test_can_import(builtin_written_dataset):
-    expected, path = builtin_written_dataset
-    assert_same_items(expected, Dataset.import_from(path, "mnist_csv"))
-
-
-def test_can_detect(builtin_written_dataset):
-    _, path = builtin_written_dataset
-    assert Environment().detect_dataset(path) == [MnistCsvImporter.NAME]
 
 
 # --- compatibility with the built-in's files, both ways -----------------------------------------------------
