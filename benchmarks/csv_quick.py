@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_DATA = osp.normpath(osp.join(HERE, "..", "..", "shared", "data", "mnist-dev"))

@@ -54,7 +54,6 @@ from . import _family, idx
 from ._fast import subsets_side_by_side
 from ._common import (
     IMAGES_DIR,
-    MNIST_SIDE,
     NO_LABEL,
     DigitsExporter,
     Sidecar,

@@ -167,12 +167,12 @@ class Recipe:
         style_data = data.get("style", {}) or {}
         if not isinstance(style_data, Mapping):
             raise fail("style", "must be a mapping of style knobs")
-        known = {f.name: f for f in dataclasses.fields(DigitStyle)}
-        for key, value in style_data.items():
+        known = [f.name for f in dataclasses.fields(DigitStyle)]
+        for key in style_data:
             if key not in known:
                 raise fail(f"style.{key}", f"unknown style knob (known: {', '.join(known)})")
         try:
-            style = DigitStyle(**{k: tuple(v) if isinstance(v, list) else v for k, v in style_data.items()})
+            style = DigitStyle(**style_data)  # it validates every knob (and stores lists as tuples)
         except (TypeError, ValueError) as e:
             knob, _, message = str(e).partition(": ")
             # `from None`: Datumaro's import_from reports an error's cause instead of the error itself

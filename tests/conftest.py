@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import os.path as osp
 import shutil
 import subprocess

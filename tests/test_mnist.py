@@ -16,7 +16,6 @@ from datumaro.components.errors import DatasetExportError, DatasetImportError, D
 from datumaro.components.media import Image
 
 from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins.mnist import MnistBase, MnistExporter
 
 from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text
 

@@ -1,7 +1,6 @@
 """The `mnist_synthetic` source as users reach it: recipes, overrides, determinism, CLI, generator."""
 
 import json
-import os
 import os.path as osp
 
 import numpy as np
