@@ -633,6 +633,20 @@ def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup
             "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
             mem(ours, builtin), "≥ 3× faster", sized_check(args, speedup >= 3),
         ))
+        real = sizes.builtin_export
+        for count, what in ((real, f"the {real:,} real digits"), (2 * real, "the real digits twice")):
+            ours, builtin = r[f"csv_import_{count}_ours"], r[f"csv_import_{count}_builtin"]
+            rows.append(Row(
+                f"`mnist_csv` eager import, {what}", f"{count:,}", seconds(ours.median) + runs_note(ours),
+                "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
+                mem(ours, builtin), "≥ 10× faster", sized_check(args, builtin.median / ours.median >= 10),
+            ))
+        ours, builtin = r["csv_export_small_ours"], r["csv_export_small_builtin"]
+        rows.append(Row(
+            f"`mnist_csv` export, `save_media`, the {real:,} real digits", f"{real:,}",
+            seconds(ours.median) + runs_note(ours), "built-in: " + seconds(builtin.median) + runs_note(builtin),
+            faster(builtin, ours), mem(ours, builtin), "≥ 3× faster", sized_check(args, builtin.median / ours.median >= 3),
+        ))
 
     # --- mnist_synthetic
     synth = r.get("synthetic")
@@ -758,6 +772,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         write_raw_images(stream_dir, images, labels, sizes.stream)
         if formats["mnist_csv"]:
             write_csv(csv_dir, {"train": split["train"], "test": split["t10k"]})
+            for count in (sizes.builtin_export, 2 * sizes.builtin_export):
+                write_csv(osp.join(tmp, f"csv-{count}"), {"test": (tiled(images, count), tiled(labels, count))})
         del split  # each case forks this process: keep it small
 
         runner = Runner(args, tmp)
@@ -782,6 +798,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             results["csv_export_ours"] = runner.run("export", impl="ours", path=mnist_dir, format="mnist_csv")
             results["csv_export_builtin"] = runner.run(
                 "export", builtin=True, impl="builtin", path=mnist_dir, format="mnist_csv", reps=1
+            )
+            for count in (sizes.builtin_export, 2 * sizes.builtin_export):  # the sizes, built-in: 3 runs
+                common = {"path": osp.join(tmp, f"csv-{count}"), "format": "mnist_csv", "items": count}
+                results[f"csv_import_{count}_ours"] = runner.run("import", impl="ours", **common)
+                results[f"csv_import_{count}_builtin"] = runner.run("import", builtin=True, impl="builtin", reps=3, **common)
+            results["csv_export_small_ours"] = runner.run("export", impl="ours", path=small_dir, format="mnist_csv")
+            results["csv_export_small_builtin"] = runner.run(
+                "export", builtin=True, impl="builtin", path=small_dir, format="mnist_csv", reps=3
             )
         else:
             notes.append("`mnist_csv` rows skipped: the package does not register that format yet")

@@ -26,7 +26,7 @@ from datumaro.components.media import FromDataMixin, Image, ImageFromNumpy
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 from datumaro.util.os_util import contains_unsafe_path_component
 
-from ._fast import new_item, new_label
+from ._fast import new_item
 
 #: Datumaro's "this item has no label" value in MNIST label files.
 NO_LABEL = 255
@@ -298,9 +298,9 @@ def make_item(
     attributes: Optional[dict] = None,
     label_attributes: Optional[dict] = None,
 ) -> DatasetItem:
-    # new_label/new_item: the constructors' result without their per-field checks when those would pass
-    annotations = [new_label(int(label), label_attributes or {})] if label != NO_LABEL else []
-    return new_item(item_id, subset, image, annotations, attributes or {})
+    # new_item: the constructors' result without their per-field checks when those would pass
+    label = int(label) if label != NO_LABEL else None
+    return new_item(item_id, subset, image, label, label_attributes or {}, attributes or {})
 
 
 # --- viewable image files (--image-ext) ----------------------------------------------------------------

@@ -6,7 +6,16 @@ formats produce (a str id and subset the checks accept unchanged, an image, an i
 constructor would store exactly what it was given, so we store it directly: the items are equal to
 the constructor's, field for field. Anything else (an id with ``..`` or a backslash, a missing
 subset, another Datumaro version whose classes have other fields) goes through the constructors,
-which convert, check and raise as usual.
+which convert, check and raise as usual. ``Image.from_numpy`` likewise passes through four
+``__init__`` methods to set four attributes; :func:`new_image` sets them, after checking once that
+they are the ones a real call sets.
+
+**Garbage collection.** Each item is four objects the cyclic collector tracks, and an import keeps
+all of them alive: every few thousand allocations the collector walks the young ones again, and
+every so often the whole heap. That costs about as much as building the items. None of them are
+in reference cycles, so :func:`built_in_batches` builds items a batch at a time with the collector
+paused (only our own code runs meanwhile) and lets it run between batches: it then has fewer,
+larger young generations to walk.
 
 **Subsets.** Given several sources (one per subset), ``Dataset.import_from`` merges them item by
 item into a store before the dataset's own cache copies them again. Subsets that share their
@@ -16,13 +25,17 @@ categories and never share an (id, subset) pair have nothing to merge: :func:`su
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+import gc
+from contextlib import contextmanager
+from itertools import islice
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import attr
+import numpy as np
 
-from datumaro.components.annotation import Annotation, Annotations, Label
+from datumaro.components.annotation import Annotations, Label
 from datumaro.components.dataset_base import DatasetItem, IDataset, SubsetBase
-from datumaro.components.media import MediaElement
+from datumaro.components.media import Image, ImageFromNumpy, MediaElement
 from datumaro.components.merge.exact_merge import ExactMerge
 from datumaro.components.merge.extractor_merger import ExtractorMerger
 
@@ -32,16 +45,22 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _label_defaults() -> Optional[dict]:
-    """Label's defaults for the fields we don't pass, if its layout is the one this module knows."""
+def _label_defaults() -> Optional[Tuple[int, int, int]]:
+    """Label's defaults for ``id``, ``group`` and ``object_id`` (the fields we don't pass), if its layout is
+    the one this module knows and setting a field is plain slot assignment."""
     try:
         fields = attr.fields(Label)
     except (TypeError, attr.exceptions.NotAnAttrsClassError):
         return None
-    if tuple(f.name for f in fields) != _LABEL_FIELDS or hasattr(Label, "__attrs_post_init__"):
+    if (
+        tuple(f.name for f in fields) != _LABEL_FIELDS
+        or hasattr(Label, "__attrs_post_init__")
+        or Label.__setattr__ is not object.__setattr__
+    ):
         return None
-    defaults = {f.name: f.default for f in fields if f.name in ("id", "group", "object_id")}
-    return defaults if all(type(v) is int for v in defaults.values()) else None
+    defaults = attr.fields_dict(Label)
+    values = tuple(defaults[name].default for name in ("id", "group", "object_id"))
+    return values if all(type(v) is int for v in values) else None
 
 
 def _item_layout_known() -> bool:
@@ -52,8 +71,44 @@ def _item_layout_known() -> bool:
     return tuple(f.name for f in fields) == _ITEM_FIELDS and not hasattr(DatasetItem, "__attrs_post_init__")
 
 
+def _image_dtype() -> Optional[type]:
+    """The dtype ``Image.from_numpy(data=array)`` records, if that call sets exactly the attributes
+    :func:`new_image` sets (``_dtype``, ``_ext``, ``_size``, ``_data``, in that order), else None."""
+    probe = np.zeros((1, 1), np.uint8)
+    try:
+        image = Image.from_numpy(data=probe)
+        state = vars(image)
+        sized = vars(Image.from_numpy(data=probe, size=(1, 1)))
+    except Exception:  # another Datumaro: keep to the real constructor
+        return None
+    if (
+        sized != {**state, "_size": (1, 1)}
+        or type(image) is not ImageFromNumpy
+        or list(state) != ["_dtype", "_ext", "_size", "_data"]
+        or state["_data"] is not probe
+        or state["_ext"] is not None
+        or state["_size"] is not None
+    ):
+        return None
+    return state["_dtype"]
+
+
 _LABEL_DEFAULTS = _label_defaults()
-_ITEM_FAST = _item_layout_known()
+_ITEM_FAST = _item_layout_known() and _LABEL_DEFAULTS is not None
+_IMAGE_DTYPE = _image_dtype()
+
+
+def _subset_accepted_as_is(subset: object) -> bool:
+    """:func:`_accepted_as_is` for a subset name, remembered: an import asks it once per item."""
+    accepted = _ACCEPTED_SUBSETS.get(subset) if type(subset) is str else None
+    if accepted is None:
+        accepted = _accepted_as_is(subset)
+        if type(subset) is str and len(_ACCEPTED_SUBSETS) < 1024:
+            _ACCEPTED_SUBSETS[subset] = accepted
+    return accepted
+
+
+_ACCEPTED_SUBSETS: Dict[str, bool] = {}
 
 
 def _accepted_as_is(name: object) -> bool:
@@ -71,37 +126,100 @@ def _accepted_as_is(name: object) -> bool:
     )
 
 
-def new_label(label: int, attributes: dict) -> Label:
-    """``Label(label, attributes=attributes)``."""
-    if _LABEL_DEFAULTS is None or type(label) is not int or type(attributes) is not dict:
-        return Label(label, attributes=attributes)
-    annotation = _new(Label)
-    for name, value in _LABEL_DEFAULTS.items():
-        _set(annotation, name, value)
-    _set(annotation, "attributes", attributes)
-    _set(annotation, "label", label)
-    return annotation
-
-
 def new_item(
-    item_id: str, subset: str, media: Optional[MediaElement], annotations: List[Annotation], attributes: dict
+    item_id: str,
+    subset: str,
+    media: Optional[MediaElement],
+    label: Optional[int],
+    label_attributes: dict,
+    attributes: dict,
 ) -> DatasetItem:
-    """``DatasetItem(id=item_id, subset=subset, media=media, annotations=annotations, attributes=attributes)``."""
+    """``DatasetItem(id=item_id, subset=subset, media=media, attributes=attributes,
+    annotations=[Label(label, attributes=label_attributes)])``, with no annotation when *label* is None."""
     if not (
         _ITEM_FAST
-        and _accepted_as_is(item_id)
-        and _accepted_as_is(subset)
+        and type(item_id) is str
+        and (item_id.isdigit() or _accepted_as_is(item_id))  # digits: the usual id
+        and _subset_accepted_as_is(subset)
         and (media is None or isinstance(media, MediaElement))
         and type(attributes) is dict
+        and (label is None or (type(label) is int and type(label_attributes) is dict))
     ):
+        annotations = [] if label is None else [Label(label, attributes=label_attributes)]
         return DatasetItem(id=item_id, subset=subset, media=media, annotations=annotations, attributes=attributes)
+    annotations = Annotations()
+    if label is not None:
+        annotation = _new(Label)
+        annotation.id, annotation.group, annotation.object_id = _LABEL_DEFAULTS
+        annotation.attributes = label_attributes
+        annotation.label = label
+        annotations.append(annotation)
     item = _new(DatasetItem)
     _set(item, "id", item_id)
     _set(item, "subset", subset)
     _set(item, "media", media)
-    _set(item, "annotations", Annotations(annotations))
+    _set(item, "annotations", annotations)
     _set(item, "attributes", attributes)
     return item
+
+
+def image_size(shape: Sequence[int]) -> Optional[Tuple[int, int]]:
+    """The ``size`` to pass :func:`new_image` for images of this shape: ``(height, width)`` of a 2-D image
+    with pixels, else None (the constructor refuses a size with a 0 in it)."""
+    return (int(shape[0]), int(shape[1])) if len(shape) == 2 and shape[0] > 0 and shape[1] > 0 else None
+
+
+def new_image(data: np.ndarray, size: Optional[Tuple[int, int]] = None) -> Image:
+    """``Image.from_numpy(data=data, size=size)``; *size* is None or :func:`image_size` of the array's shape.
+
+    Passing the size saves building a tuple on the first read of every image: callers pass one tuple
+    for all their images (tuples are immutable, so sharing it is safe).
+    """
+    if _IMAGE_DTYPE is None or type(data) is not np.ndarray:
+        return Image.from_numpy(data=data, size=size)
+    image = _new(ImageFromNumpy)
+    image._dtype = _IMAGE_DTYPE
+    image._ext = None
+    image._size = size
+    image._data = data
+    return image
+
+
+#: Items built per pause of the garbage collector: enough to make its runs rare, few to stay lazy.
+_BATCH = 1024
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def built_in_batches(build: Callable[[int], Optional[DatasetItem]], indices: Iterable[int]) -> Iterator[DatasetItem]:
+    """``build(index)`` for each index, the items built a batch at a time with the cyclic GC paused.
+
+    *build* returns None for an index it skips (an error the policy let pass). If it raises, the
+    items built before are yielded first, as if they had been built one at a time.
+    """
+    indices = iter(indices)
+    while True:
+        batch: List[Optional[DatasetItem]] = []
+        failure = None
+        with _gc_paused():
+            try:
+                batch.extend(build(index) for index in islice(indices, _BATCH))
+            except Exception as error:
+                failure = error
+        yield from (item for item in batch if item is not None)
+        if failure is not None:
+            raise failure
+        if len(batch) < _BATCH:
+            return
 
 
 class _SideBySide(ExtractorMerger):

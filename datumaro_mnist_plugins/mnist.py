@@ -51,7 +51,7 @@ from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
 from . import _family, idx
-from ._fast import subsets_side_by_side
+from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
 from ._common import (
     IMAGES_DIR,
     NO_LABEL,
@@ -366,7 +366,7 @@ class MnistBase(SubsetBase):
             start = self._offsets[index]
             return Image.from_numpy(data=self._images[start : start + h * w].reshape(h, w), size=(h, w))
         if self._images is not None:
-            return Image.from_numpy(data=self._images[index])  # its size is the array's, known without a copy
+            return new_image(self._images[index])  # its size is the array's, known without a copy
         if self._image_files is not None:
             path = self._image_files.get(self._item_id(index))
             return Image.from_file(path=path) if path else None
@@ -390,20 +390,25 @@ class MnistBase(SubsetBase):
         return _family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
 
     def __iter__(self) -> Iterator[DatasetItem]:
-        progress = self._ctx.progress_reporter
         # the common cases inline (Python ints, one image per row): a method call per field costs 20%
         labels = self._labels.tolist() if self._labels is not None and not self._bad_labels else None
         images = self._images if self._offsets is None else None
-        for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
+        size = image_size(images.shape[1:]) if images is not None else None  # one tuple for every image
+        ids, subset, extended = self._ids, self._subset, self._extended is not None
+
+        def build(index: int) -> DatasetItem:
             if self._stream and not index % _RELEASE_EVERY:
                 idx.release_pages(self._images)  # a raw file's pages read so far leave memory: it stays flat
-            yield make_item(
-                self._ids[index] if self._ids is not None else str(index),
-                self._subset,
+            return make_item(
+                ids[index] if ids is not None else str(index),
+                subset,
                 labels[index] if labels is not None else self._label(index),
-                Image.from_numpy(data=images[index]) if images is not None else self._image(index),
-                label_attributes=self._label_attributes(index) if self._extended is not None else None,
+                new_image(images[index], size) if images is not None else self._image(index),
+                label_attributes=self._label_attributes(index) if extended else None,
             )
+
+        indices = self._ctx.progress_reporter.iter(range(self._count), total=self._count, desc=f"Importing '{subset}'")
+        yield from built_in_batches(build, indices)
 
     def __len__(self) -> int:
         return self._count

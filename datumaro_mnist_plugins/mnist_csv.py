@@ -49,7 +49,7 @@ from ._common import (
     load_label_names,
     make_item,
 )
-from ._fast import subsets_side_by_side
+from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
 
 EXTENSION = ".csv"
 #: How the built-in (and we) write "no label" in the label column.
@@ -147,17 +147,68 @@ class ParsedRows:
     counts: np.ndarray  # int64 per row: how many fields it has
     lines: np.ndarray  # int64 per row: its line number in the file
     bad_rows: Dict[int, bytes]  # row -> its text, for rows with a field that is not a number 0..255
+    line_count: int  # lines of text these rows come from (blank lines included)
 
 
 def parse_rows(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
     """Parse lines of comma-separated integers (*buf* ends with a newline) without a Python loop per value.
 
-    Each field ends at a non-digit byte; its value is read from the up to three digits before it.
-    Well-formed blocks (the usual case) are checked with a few reductions; only a block that fails them
-    is examined field by field (see :func:`_flag_bad_fields`).
+    A block of plain rows (the usual case) takes the quick path; any other block is parsed field by
+    field, blank lines skipped and bad fields located for the error messages.
     """
     if b"\r" in buf:
         buf = buf.replace(b"\r\n", b"\n")
+    plain = _parse_plain(buf, first_line)
+    return plain if plain is not None else _parse_checked(buf, first_line, has_label)
+
+
+#: Bytes of field separators put before a block, so every field can look three bytes back.
+_LOOK_BACK = 3
+
+
+def _parse_plain(buf: bytes, first_line: int) -> Optional[ParsedRows]:
+    """The rows of a block holding only fields of 1..3 digits with values 0..255, else None.
+
+    The value of a field ending at each byte is computed for every byte at once (elementwise:
+    cheap), then one gather at the field ends collects them. Finding the field ends and that
+    gather are the only passes that are not elementwise.
+    """
+    codes = np.empty(len(buf) + _LOOK_BACK, np.uint8)
+    codes[:_LOOK_BACK] = _COMMA
+    np.subtract(np.frombuffer(buf, np.uint8), 48, out=codes[_LOOK_BACK:])
+    is_digit = codes <= 9
+    is_end = ~is_digit
+    pairs = is_digit[1:] & is_digit[:-1]
+    if (is_end[_LOOK_BACK:] & is_end[_LOOK_BACK - 1 : -1]).any() or (pairs[2:] & pairs[:-2]).any():
+        return None  # an empty field or line, or four digits in a row
+    digits = codes * is_digit.view(np.uint8)  # separators count as 0
+    # index i stands for a field ending at byte i + _LOOK_BACK: its hundreds (0 unless it has three digits) ...
+    value = (digits[:-3] * is_digit[1:-2].view(np.uint8)).astype(np.uint16)
+    value *= 100
+    tens_units = digits[1:-2] * np.uint8(10)
+    tens_units += digits[2:-1]
+    value += tens_units  # ... and the rest
+    text = codes[_LOOK_BACK:]
+    ends = np.flatnonzero(is_end[_LOOK_BACK:])
+    newlines = np.flatnonzero(text == _NEWLINE)
+    if len(ends) != len(newlines) + np.count_nonzero(text == _COMMA):
+        return None  # a byte that is not a digit, comma or newline
+    values = value.take(ends)
+    if values.max() > 255:
+        return None
+    values = values.astype(np.uint8)
+    row_ends = np.searchsorted(ends, newlines)
+    counts = np.diff(row_ends, prepend=-1)
+    starts = row_ends - counts + 1
+    lines = first_line + np.arange(len(row_ends))
+    return ParsedRows(values, values[starts].astype(np.int16), starts, counts, lines, {}, len(row_ends))
+
+
+def _parse_checked(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
+    """Any block: each field ends at a non-digit byte, its value read from the up to three digits before it.
+
+    Fields that are not numbers are flagged (see :func:`_flag_bad_fields`) and blank lines skipped.
+    """
     codes = np.empty(len(buf) + 3, np.uint8)
     codes[:3] = 255  # three non-digits before the text, so every field can look back three bytes
     np.subtract(np.frombuffer(buf, np.uint8), 48, out=codes[3:])
@@ -171,31 +222,25 @@ def parse_rows(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
     values[hundreds] += codes[ends[hundreds] - 3].astype(np.int16) * 100
 
     row_ends = np.flatnonzero(terms == _NEWLINE)
+    line_count = len(row_ends)
     counts = np.diff(row_ends, prepend=-1)
     starts = row_ends - counts + 1
-    lines = first_line + np.arange(len(row_ends))
-    well_formed = (
-        len(row_ends) + np.count_nonzero(terms == _COMMA) == len(terms)
-        and gaps.min() >= 2
-        and gaps.max() <= 4
-        and values.max() <= 255
-    )
+    lines = first_line + np.arange(line_count)
+    bad, signed = _flag_bad_fields(values, terms, gaps - 1, starts, has_label)
+    starts += signed
+    counts -= signed
+    newlines = ends[row_ends] - 3  # byte offsets in *buf*
     bad_rows = {}
-    if not well_formed:
-        bad, signed = _flag_bad_fields(values, terms, gaps - 1, starts, has_label)
-        starts += signed
-        counts -= signed
-        newlines = ends[row_ends] - 3  # byte offsets in *buf*
-        for row in np.unique(np.searchsorted(row_ends, np.flatnonzero(bad))).tolist():
-            begin = int(newlines[row - 1]) + 1 if row else 0
-            bad_rows[row] = buf[begin : int(newlines[row])]
-        blank = (counts == 1) & (gaps[row_ends] == 1) & (signed == 0)
-        if blank.any():  # blank lines are skipped; their slot in ``values`` stays unused
-            keep = np.flatnonzero(~blank)
-            bad_rows = {int(np.searchsorted(keep, row)): text for row, text in bad_rows.items() if not blank[row]}
-            starts, counts, lines = starts[keep], counts[keep], lines[keep]
+    for row in np.unique(np.searchsorted(row_ends, np.flatnonzero(bad))).tolist():
+        begin = int(newlines[row - 1]) + 1 if row else 0
+        bad_rows[row] = buf[begin : int(newlines[row])]
+    blank = (counts == 1) & (gaps[row_ends] == 1) & (signed == 0)
+    if blank.any():  # blank lines are skipped; their slot in ``values`` stays unused
+        keep = np.flatnonzero(~blank)
+        bad_rows = {int(np.searchsorted(keep, row)): text for row, text in bad_rows.items() if not blank[row]}
+        starts, counts, lines = starts[keep], counts[keep], lines[keep]
     labels = values[starts]
-    return ParsedRows(values.astype(np.uint8), labels, starts, counts, lines, bad_rows)
+    return ParsedRows(values.astype(np.uint8), labels, starts, counts, lines, bad_rows, line_count)
 
 
 def _flag_bad_fields(values, terms, lengths, starts, has_label) -> Tuple[np.ndarray, np.ndarray]:
@@ -255,6 +300,7 @@ def concat_rows(parts: Sequence[ParsedRows]) -> ParsedRows:
         counts=np.concatenate([p.counts for p in parts] or [np.zeros(0, np.int64)]),
         lines=np.concatenate([p.lines for p in parts] or [np.zeros(0, np.int64)]),
         bad_rows=bad_rows,
+        line_count=sum(p.line_count for p in parts),
     )
 
 
@@ -270,7 +316,7 @@ def read_rows(path: str) -> Tuple[Dialect, ParsedRows]:
             parts = []
             for block in line_blocks(f, b"" if dialect.has_header else head):
                 parts.append(parse_rows(block, line, dialect.has_label))
-                line += block.count(b"\n")
+                line += parts[-1].line_count
     except OSError as e:
         raise DatasetImportError(f"{path}: can't read the file ({e})") from None
     return dialect, concat_rows(parts)
@@ -376,7 +422,7 @@ class MnistCsvBase(SubsetBase):
             return Image.from_file(path=path) if path else None
         h, w = self._sidecar.sizes[index] if self._sidecar.sizes is not None else self._dialect.size
         start = int(self._rows.starts[index]) + int(self._dialect.has_label)
-        return Image.from_numpy(data=self._rows.values[start : start + pixels].reshape(h, w))  # size: the array's
+        return new_image(self._rows.values[start : start + pixels].reshape(h, w))  # size: the array's
 
     def _label(self, index: int) -> int:
         if not self._dialect.has_label:
@@ -407,6 +453,7 @@ class MnistCsvBase(SubsetBase):
             or rows.bad_rows
             or self._sidecar.sizes is not None
             or not self._count
+            or not h * w  # labels alone: items without images
             or not np.array_equal(rows.starts, np.arange(self._count) * width)
             or not (self._pixel_counts == h * w).all()
         ):
@@ -420,23 +467,31 @@ class MnistCsvBase(SubsetBase):
             return None
         return labels.tolist(), images
 
+    def _item(self, index: int) -> Optional[DatasetItem]:
+        """Row *index* as an item, or None when it is bad and the error policy skips it."""
+        problem = self._problem(index)
+        if problem:
+            item_id = (self._item_id(index), self._subset)
+            self._ctx.error_policy.report_item_error(DatasetImportError(problem), item_id=item_id)
+            return None
+        return make_item(self._item_id(index), self._subset, self._label(index), self._image(index))
+
     def __iter__(self) -> Iterator[DatasetItem]:
-        progress = self._ctx.progress_reporter
+        indices = self._ctx.progress_reporter.iter(
+            range(self._count), total=self._count, desc=f"Importing '{self._subset}'"
+        )
         uniform = self._uniform_rows()
-        if uniform is not None:
-            labels, images = uniform
-            ids = self._sidecar.ids
-            for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
-                item_id = ids[index] if ids is not None else str(index)
-                yield make_item(item_id, self._subset, labels[index], Image.from_numpy(data=images[index]))
+        if uniform is None:
+            yield from built_in_batches(self._item, indices)
             return
-        for index in progress.iter(range(self._count), total=self._count, desc=f"Importing '{self._subset}'"):
-            problem = self._problem(index)
-            if problem:
-                item_id = (self._item_id(index), self._subset)
-                self._ctx.error_policy.report_item_error(DatasetImportError(problem), item_id=item_id)
-                continue
-            yield make_item(self._item_id(index), self._subset, self._label(index), self._image(index))
+        labels, images = uniform
+        ids, subset, size = self._sidecar.ids, self._subset, image_size(images.shape[1:])  # one tuple for every image
+
+        def build(index: int) -> DatasetItem:
+            item_id = ids[index] if ids is not None else str(index)
+            return make_item(item_id, subset, labels[index], new_image(images[index], size))
+
+        yield from built_in_batches(build, indices)
 
     def __len__(self) -> int:
         return self._count

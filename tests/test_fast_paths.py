@@ -5,6 +5,7 @@ No timings here: they are in benchmarks/run.py.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import os
@@ -19,7 +20,8 @@ import pytest
 from datumaro.components.annotation import AnnotationType, Annotations, Label
 from datumaro.components.dataset import Dataset
 from datumaro.components.dataset_base import DatasetItem
-from datumaro.components.media import Image
+from datumaro.components.errors import DatasetImportError
+from datumaro.components.media import Image, ImageFromNumpy
 from datumaro.components.merge.exact_merge import ExactMerge
 
 from datumaro_mnist_plugins import _fast, idx
@@ -33,16 +35,16 @@ def fields(obj) -> dict:
 # --- items built without the constructors' per-field checks -------------------------------------------
 
 
-@pytest.mark.parametrize("item_id", ["0", "12345", "a/b/c", "train_7", "ünïcode id", "x.y", ". hidden"])
+@pytest.mark.parametrize("item_id", ["0", "12345", "a/b/c", "train_7", "ünïcode id", "x.y", ". hidden", "٣²"])
 def test_fast_items_equal_the_constructors(item_id):
     image = Image.from_numpy(data=np.arange(784, dtype=np.uint8).reshape(28, 28))
-    label = _fast.new_label(7, {"writer": 3})
-    assert type(label) is Label and fields(label) == fields(Label(7, attributes={"writer": 3}))
-
-    item = _fast.new_item(item_id, "train", image, [label], {"k": 1})
-    expected = DatasetItem(id=item_id, subset="train", media=image, annotations=[label], attributes={"k": 1})
+    item = _fast.new_item(item_id, "train", image, 7, {"writer": 3}, {"k": 1})
+    expected = DatasetItem(id=item_id, subset="train", media=image, annotations=[Label(7, attributes={"writer": 3})],
+                           attributes={"k": 1})
     assert item == expected and fields(item) == fields(expected)
     assert type(item.annotations) is Annotations and type(expected.annotations) is Annotations
+    assert type(item.annotations[0]) is Label and fields(item.annotations[0]) == fields(expected.annotations[0])
+    assert fields(_fast.new_item(item_id, "train", None, None, {}, {})) == fields(DatasetItem(id=item_id, subset="train"))
     item.id = "renamed"  # still a normal attrs object: assignment converts and validates as usual
     with pytest.raises(ValueError):
         item.id = "../escape"
@@ -54,23 +56,74 @@ def test_ids_the_checks_would_change_or_refuse_go_through_the_constructor(item_i
         expected = DatasetItem(id=item_id, subset="train")
     except (ValueError, AssertionError) as e:  # Datumaro refuses an empty id with an assert
         with pytest.raises(type(e)):
-            _fast.new_item(item_id, "train", None, [], {})
+            _fast.new_item(item_id, "train", None, None, {}, {})
     else:
-        assert fields(_fast.new_item(item_id, "train", None, [], {})) == fields(expected)
+        assert fields(_fast.new_item(item_id, "train", None, None, {}, {})) == fields(expected)
 
 
 def test_subset_and_label_values_the_constructors_convert():
-    assert _fast.new_item("0", None, None, [], {}).subset == DatasetItem(id="0").subset
-    assert _fast.new_item("0", "a\\b", None, [], {}).subset == "a/b"
-    assert fields(_fast.new_label(np.int64(3), {})) == fields(Label(3))  # not an int: the constructor converts
-    assert type(_fast.new_label(np.int64(3), {}).label) is int
+    assert _fast.new_item("0", None, None, None, {}, {}).subset == DatasetItem(id="0").subset
+    assert _fast.new_item("0", "a\\b", None, None, {}, {}).subset == "a/b"
+    (label,) = _fast.new_item("0", "a", None, np.int64(3), {}, {}).annotations  # not an int: the constructor converts
+    assert fields(label) == fields(Label(3)) and type(label.label) is int
 
 
 def test_an_unknown_layout_falls_back_to_the_constructors(monkeypatch):
     monkeypatch.setattr(_fast, "_ITEM_FAST", False)
-    monkeypatch.setattr(_fast, "_LABEL_DEFAULTS", None)
-    item = _fast.new_item("5", "test", None, [_fast.new_label(1, {})], {})
-    assert fields(item) == fields(DatasetItem(id="5", subset="test", annotations=[Label(1)]))
+    monkeypatch.setattr(_fast, "_IMAGE_DTYPE", None)
+    item = _fast.new_item("5", "test", _fast.new_image(np.zeros((2, 3), np.uint8)), 1, {}, {})
+    expected = DatasetItem(id="5", subset="test", media=Image.from_numpy(data=np.zeros((2, 3), np.uint8)),
+                           annotations=[Label(1)])
+    assert fields(item) == fields(expected) and vars(item.media).keys() == vars(expected.media).keys()
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (5, 7), (2, 3, 3)])
+def test_fast_images_equal_from_numpy(shape):
+    data = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    image, expected = _fast.new_image(data), Image.from_numpy(data=data)
+    assert type(image) is ImageFromNumpy and image == expected
+    assert list(vars(image).items()) == list(vars(expected).items())  # same attributes, values and order
+    assert image.data is data and image.size == expected.size == shape[:2]
+    assert list(vars(image).items()) == list(vars(expected).items())  # after the lazy size, too
+
+
+def test_a_non_array_image_goes_through_from_numpy():
+    loader = lambda: np.ones((2, 2), np.uint8)  # noqa: E731  a lazy loader, as Datumaro allows
+    image = _fast.new_image(loader)
+    assert vars(image) == vars(Image.from_numpy(data=loader)) and image.data.shape == (2, 2)
+
+
+# --- items built a batch at a time, the garbage collector paused ---------------------------------------
+
+
+def test_batches_give_every_item_in_order_and_skip_none():
+    made = list(_fast.built_in_batches(lambda i: None if i % 3 == 0 else i, range(2 * _fast._BATCH + 5)))
+    assert made == [i for i in range(2 * _fast._BATCH + 5) if i % 3]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_batches_leave_the_garbage_collector_as_they_found_it(enabled):
+    seen = []
+    try:
+        (gc.enable if enabled else gc.disable)()
+        for _ in _fast.built_in_batches(lambda i: seen.append(gc.isenabled()) or i, range(_fast._BATCH + 1)):
+            assert gc.isenabled() == enabled  # the caller's code always runs with the caller's setting
+    finally:
+        gc.enable()
+    assert seen and not any(seen)  # the items themselves were built with it paused
+
+
+def test_a_failure_mid_batch_comes_after_the_items_built_before_it():
+    def build(index):
+        if index == 7:
+            raise DatasetImportError("row 7 is bad")
+        return index
+
+    items = _fast.built_in_batches(build, range(20))
+    assert [next(items) for _ in range(7)] == list(range(7))
+    assert gc.isenabled()
+    with pytest.raises(DatasetImportError, match="row 7"):
+        next(items)
 
 
 # --- subsets read side by side instead of merged -------------------------------------------------------

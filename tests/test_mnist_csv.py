@@ -60,6 +60,13 @@ def test_without_images_rows_hold_the_label_only(tmp_path):
     assert (tmp_path / "mnist_train.csv").read_bytes() == b"0\n1\n"
 
 
+@pytest.mark.parametrize("header", [b"", b"label\n"])
+def test_a_label_column_alone_gives_items_without_images(tmp_path, header):
+    (tmp_path / "mnist_train.csv").write_bytes(header + b"3\n5\n")
+    items = list(Dataset.import_from(str(tmp_path), "mnist_csv"))
+    assert [(item.media, [ann.label for ann in item.annotations]) for item in items] == [(None, [3]), (None, [5])]
+
+
 def test_other_image_sizes_go_in_the_sidecar(tmp_path):
     source = Dataset.from_iterable(
         [
