@@ -49,7 +49,7 @@ from ._common import (
     load_label_names,
     make_item,
 )
-from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
+from ._fast import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
 
 EXTENSION = ".csv"
 #: How the built-in (and we) write "no label" in the label column.
@@ -441,7 +441,8 @@ class MnistCsvBase(SubsetBase):
         return label
 
     def _uniform_rows(self):
-        """(labels, images) when every row is a valid label and one image of the dialect's size, else None.
+        """(labels, images) when every row is a valid label (or the dialect has none: None) and one image of
+        the dialect's size, else None.
 
         Then the rows sit back to back in the parsed values, the images are one strided view, and the
         loop builds items without a method call per field (the common case: every real MNIST CSV).
@@ -461,7 +462,7 @@ class MnistCsvBase(SubsetBase):
         table = rows.values[: self._count * width].reshape(self._count, width)
         images = table[:, width - h * w :].reshape(self._count, h, w)
         if not self._dialect.has_label:
-            return [NO_LABEL] * self._count, images
+            return [None] * self._count, images
         labels = rows.labels[: self._count]
         if ((labels < 0) | (labels >= len(self._categories[AnnotationType.label]))).any():
             return None
@@ -489,7 +490,7 @@ class MnistCsvBase(SubsetBase):
 
         def build(index: int) -> DatasetItem:
             item_id = ids[index] if ids is not None else str(index)
-            return make_item(item_id, subset, labels[index], new_image(images[index], size))
+            return new_item(item_id, subset, new_image(images[index], size), labels[index], {}, {})
 
         yield from built_in_batches(build, indices)
 
