@@ -278,7 +278,7 @@ def line_blocks(f: io.BufferedIOBase, head: bytes = b"") -> Iterator[bytes]:
         if not cut:
             pending.append(data)
             continue
-        pending.append(data[:cut])
+        pending.append(memoryview(data)[:cut])  # joined without a copy of its own
         yield b"".join(pending)
         pending = [data[cut:]]
     tail = b"".join(pending)
