@@ -14,8 +14,10 @@ they are the ones a real call sets.
 all of them alive: every few thousand allocations the collector walks the young ones again, and
 every so often the whole heap. That costs about as much as building the items. None of them are
 in reference cycles, so :func:`built_in_batches` builds items a batch at a time with the collector
-paused (only our own code runs meanwhile) and lets it run between batches: it then has fewer,
-larger young generations to walk.
+paused and lets it run between batches: it then has fewer, larger young generations to walk. Only
+our code runs while it is paused (and the import's progress reporter and error policy, when they
+are called), never the caller's loop; the switch is process-wide, so another thread's garbage
+waits for the end of a batch (about 2 ms) to be collected.
 
 **Subsets.** Given several sources (one per subset), ``Dataset.import_from`` merges them item by
 item into a store before the dataset's own cache copies them again. Subsets that share their

@@ -209,12 +209,12 @@ def _parse_checked(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
 
     Fields that are not numbers are flagged (see :func:`_flag_bad_fields`) and blank lines skipped.
     """
-    codes = np.empty(len(buf) + 3, np.uint8)
-    codes[:3] = 255  # three non-digits before the text, so every field can look back three bytes
-    np.subtract(np.frombuffer(buf, np.uint8), 48, out=codes[3:])
-    ends = np.flatnonzero(codes > 9)[3:]
+    codes = np.empty(len(buf) + _LOOK_BACK, np.uint8)
+    codes[:_LOOK_BACK] = 255  # non-digits before the text
+    np.subtract(np.frombuffer(buf, np.uint8), 48, out=codes[_LOOK_BACK:])
+    ends = np.flatnonzero(codes > 9)[_LOOK_BACK:]
     terms = codes[ends]
-    gaps = np.diff(ends, prepend=2)  # a field's length + 1
+    gaps = np.diff(ends, prepend=_LOOK_BACK - 1)  # a field's length + 1
     values = codes[ends - 1].astype(np.int16)
     tens = np.flatnonzero(gaps >= 3)
     values[tens] += codes[ends[tens] - 2].astype(np.int16) * 10
@@ -229,7 +229,7 @@ def _parse_checked(buf: bytes, first_line: int, has_label: bool) -> ParsedRows:
     bad, signed = _flag_bad_fields(values, terms, gaps - 1, starts, has_label)
     starts += signed
     counts -= signed
-    newlines = ends[row_ends] - 3  # byte offsets in *buf*
+    newlines = ends[row_ends] - _LOOK_BACK  # byte offsets in *buf*
     bad_rows = {}
     for row in np.unique(np.searchsorted(row_ends, np.flatnonzero(bad))).tolist():
         begin = int(newlines[row - 1]) + 1 if row else 0
