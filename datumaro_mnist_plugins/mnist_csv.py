@@ -447,12 +447,13 @@ class MnistCsvBase(SubsetBase):
         Then the rows sit back to back in the parsed values, the images are one strided view, and the
         loop builds items without a method call per field (the common case: every real MNIST CSV).
         """
+        if self._sidecar.sizes is not None:  # sizes per row (the header's may be None)
+            return None
         rows, (h, w) = self._rows, self._dialect.size
         width = h * w + int(self._dialect.has_label)
         if (
             self._problems
             or rows.bad_rows
-            or self._sidecar.sizes is not None
             or not self._count
             or not h * w  # labels alone: items without images
             or not np.array_equal(rows.starts, np.arange(self._count) * width)

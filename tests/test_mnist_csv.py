@@ -60,6 +60,14 @@ def test_without_images_rows_hold_the_label_only(tmp_path):
     assert (tmp_path / "mnist_train.csv").read_bytes() == b"0\n1\n"
 
 
+def test_a_header_of_unsized_columns_takes_the_sizes_from_the_sidecar(tmp_path):
+    (tmp_path / "mnist_test.csv").write_bytes(b"a,b,c,d\n1,2,3,4\n5,6,7,8\n")
+    (tmp_path / "meta_test.csv").write_bytes(b"2,2\n1,4\n")
+    items = list(Dataset.import_from(str(tmp_path), "mnist_csv"))
+    assert [item.media.data.tolist() for item in items] == [[[1, 2], [3, 4]], [[5, 6, 7, 8]]]
+    assert not any(item.annotations for item in items)
+
+
 @pytest.mark.parametrize("header", [b"", b"label\n"])
 def test_a_label_column_alone_gives_items_without_images(tmp_path, header):
     (tmp_path / "mnist_train.csv").write_bytes(header + b"3\n5\n")
