@@ -87,6 +87,9 @@ def open_binary(path: str, mode: str = "rb", compress_level: int = 6) -> IO[byte
     return OPENERS[suffix](path, mode)
 
 
+_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
+
+
 def parse_header(path: str, head: bytes) -> Tuple[np.dtype, Tuple[int, ...], int]:
     """Decode the magic number and dimensions at the start of an IDX file.
 
@@ -107,6 +110,8 @@ def parse_header(path: str, head: bytes) -> Tuple[np.dtype, Tuple[int, ...], int
     if len(head) < header_size:
         raise IdxFormatError(path, f"header truncated: {ndims} dimensions need {header_size} bytes", len(head))
     shape = struct.unpack(f">{ndims}I", head[4:header_size])
+    if payload_size(dtype, [dim for dim in shape if dim]) > _MAX_ARRAY_BYTES:  # numpy refuses such a shape even empty
+        raise IdxFormatError(path, f"dimensions {'x'.join(map(str, shape))} are too large for an array", 4)
     return dtype, shape, header_size
 
 

@@ -447,6 +447,16 @@ def test_header_claiming_2_31_images_in_1_kb_is_rejected_before_allocating(tmp_p
     assert peak - baseline < 1 << 20, (peak, baseline)
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_an_empty_array_of_impossible_dimensions_is_a_clear_error(tmp_path, suffix):
+    """0 x 2^32-1 x 2^32-1 x ... holds no values, but numpy can't shape even an empty array like that."""
+    path = str(tmp_path / (LABELS.replace("idx1", "idx4") + suffix))
+    with idx.open_binary(path, "wb") as f:
+        f.write(b"\0\0\x08\x04" + (0).to_bytes(4, "big") + (2**32 - 1).to_bytes(4, "big") * 3)
+    with pytest.raises(idx.IdxFormatError, match="too large for an array"):
+        idx.read_idx(path)
+
+
 def test_gzip_bomb_is_not_read_to_the_end(tmp_path, monkeypatch):
     """3 labels promised, 32 MB of zeros inflated from 32 KB: reading stops one byte past the promise."""
     path = tmp_path / (LABELS + ".gz")
