@@ -68,7 +68,8 @@ def generate(count: int, seed: int, style: DigitStyle, proportions=None) -> tupl
     if proportions is None:
         labels = np.arange(count) % len(DIGIT_CLASSES)
     else:
-        labels = np.random.default_rng(seed).choice(len(DIGIT_CLASSES), count, p=proportions)
+        shares = np.asarray(proportions, dtype=np.float64)
+        labels = np.random.default_rng(seed).choice(len(DIGIT_CLASSES), count, p=shares / shares.sum())
     images = np.empty((count, style.image_size, style.image_size), dtype=np.uint8)
     start = time.process_time()
     for index in range(count):
