@@ -30,6 +30,7 @@ PLUGINS = (
     ("mnist_synthetic", "Importer", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticImporter", [".yaml", ".yml", ".json"]),
     ("mnist_synthetic", "Exporter", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticExporter", None),
     ("mnist_synthetic", "DatasetGenerator", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticGenerator", None),
+    ("gray_to_rgb", "Transform", "datumaro_mnist_plugins.transforms.GrayToRgb", None),
 )
 FORMAT_NAMES = frozenset(name for name, *_ in PLUGINS)
 
