@@ -481,7 +481,8 @@ class DigitsExporter(Exporter):
         if media_type and not issubclass(media_type, Image):
             raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
         image_files = None
-        check_image_ext_needs_media(self._image_ext, self._save_media, f"the viewable copies {IMAGES_DIR}/<subset>/<id><ext>")
+        copies = f"the viewable copies {IMAGES_DIR}/<subset>/<id><ext>"
+        check_image_ext_needs_media(self._image_ext, self._save_media, copies)
         if self._image_ext and self._save_media:
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
         label_count = len(label_names_of(self._extractor))

@@ -148,8 +148,9 @@ def check_complete(layout: Layout, subset: str, labels: np.ndarray, collector: S
             "(export with --save-media)"
         )
     if collector.uniform_size is None:
+        sizes = sorted({f"{h}x{w}" for h, w in collector.sizes})
         raise DatasetExportError(
-            f"subset '{subset}' holds images of several sizes ({', '.join(sorted({f'{h}x{w}' for h, w in collector.sizes})[:3])}...); "
+            f"subset '{subset}' holds images of {len(sizes)} sizes ({', '.join(sizes[:3])}{', ...' if len(sizes) > 3 else ''}); "
             f"{reader} reads one N x H x W array (resize them first, e.g. datum transform -t resize)"
         )
     unlabeled = np.flatnonzero(labels == NO_LABEL)
@@ -192,10 +193,31 @@ def training_view(extractor, subset_map: Optional[SubsetMap], label_values: str)
         raise DatasetExportError(f"--label-values '{label_values}' is not one of {', '.join(LABEL_VALUES)}")
     mapping = subset_mapping(subset_map)
     if mapping:
+        _check_merged_ids(extractor, mapping)
         extractor = MapSubsets(extractor, mapping)
     if label_values == "names":
         extractor = _digit_valued(extractor)
     return extractor
+
+
+def _check_merged_ids(extractor, mapping: Dict[str, str]) -> None:
+    """Subsets mapped onto one must not share an item id: the merged subset could not be read back."""
+    sources: Dict[str, List[str]] = {}
+    for subset in extractor.subsets():
+        sources.setdefault(mapping.get(subset, subset), []).append(subset)
+    merged = {s: dst for dst, group in sources.items() if len(group) > 1 for s in group}
+    if not merged:
+        return  # the common case: nothing to read twice
+    seen: Dict[tuple, str] = {}
+    for item in extractor:
+        if item.subset in merged:
+            key = (merged[item.subset], item.id)
+            if key in seen and seen[key] != item.subset:
+                raise DatasetExportError(
+                    f"--subset-map puts item '{item.id}' of subsets '{seen[key]}' and '{item.subset}' both into "
+                    f"'{key[0]}'; ids must be unique in a subset (rename them first, e.g. datum transform -t rename)"
+                )
+            seen[key] = item.subset
 
 
 def _digit_valued(extractor):

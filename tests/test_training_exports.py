@@ -50,7 +50,8 @@ def pixels_of(dataset):
 )
 def test_image_ext_without_save_media_is_an_error_for_every_format(tmp_path_factory, fmt, image_ext, save_media):
     out = tmp_path_factory.mktemp("out") / "export"
-    export = lambda: digits_dataset(count=2).export(str(out), fmt, save_media=save_media, image_ext=image_ext)  # noqa: E731
+    dataset = digits_dataset(count=2)
+    export = lambda: dataset.export(str(out), fmt, save_media=save_media, image_ext=image_ext)  # noqa: E731
     if image_ext and not save_media:
         with pytest.raises(DatasetExportError, match=r"--image-ext '\.\w+' .* only --save-media writes"):
             export()
@@ -67,7 +68,9 @@ def test_image_ext_without_save_media_is_an_error_for_every_format(tmp_path_fact
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_image_ext_without_save_media_is_the_first_error_line_of_datum_convert(tmp_path, fmt):
     out = tmp_path / "out"
-    result = run_datum("convert", "-i", SAMPLE, "-if", "mnist", "-f", fmt, "-o", str(out), "--", "--image-ext", ".png", check=False)
+    result = run_datum(
+        "convert", "-i", SAMPLE, "-if", "mnist", "-f", fmt, "-o", str(out), "--", "--image-ext", ".png", check=False
+    )
     assert result.returncode != 0
     assert "--image-ext '.png'" in result.stderr and "--save-media" in result.stderr
     assert not osp.exists(out) or not os.listdir(out)
@@ -144,7 +147,9 @@ def test_torchvision_layout_writes_exactly_what_each_loader_reads(tmp_path, clas
     subsets = ("train", "test", "nist") if class_name == "QMNIST" else ("train", "test")
     source = qmnist_digits(subsets=subsets)  # non-square: a transposed EMNIST file must say W x H
     options = {"emnist_split": "letters"} if class_name == "EMNIST" else {}
-    source.export(str(tmp_path), "mnist", save_media=True, layout="torchvision", torchvision_class=class_name, **options)
+    source.export(
+        str(tmp_path), "mnist", save_media=True, layout="torchvision", torchvision_class=class_name, **options
+    )
 
     expected = {osp.join(class_name, "raw", n) for names in TORCHVISION_FILES[class_name].values() for n in names}
     written = tree(tmp_path)
@@ -182,7 +187,9 @@ def test_every_set_of_subsets_exports_for_torchvision_or_fails_clearly(tmp_path_
     )
     if subsets <= TORCHVISION_SUBSETS[class_name] and REQUIRED[class_name] <= subsets:
         export()
-        assert {s for s in TORCHVISION_FILES[class_name] if osp.isfile(osp.join(out, class_name, "raw", TORCHVISION_FILES[class_name][s][0]))} == subsets
+        raw = osp.join(out, class_name, "raw")
+        files = TORCHVISION_FILES[class_name]
+        assert {s for s in files if all(osp.isfile(osp.join(raw, n)) for n in files[s])} == subsets
     else:
         with pytest.raises(DatasetExportError, match=f"torchvision's {class_name} reads the subsets") as error:
             export()
@@ -192,13 +199,16 @@ def test_every_set_of_subsets_exports_for_torchvision_or_fails_clearly(tmp_path_
 
 
 def mixed_sizes():
-    items = [DatasetItem(id=str(i), subset=s, media=Image.from_numpy(np.zeros((28, 28 + i), np.uint8)), annotations=[Label(1)])
-             for s in ("train", "test") for i in range(2)]
+    image = lambda i: Image.from_numpy(np.zeros((28, 28 + i), np.uint8))  # noqa: E731
+    items = [
+        DatasetItem(id=str(i), subset=s, media=image(i), annotations=[Label(1)]) for s in ("train", "test") for i in range(2)
+    ]
     return Dataset.from_iterable(items, categories=list("0123456789"))
 
 
 def unlabeled():
-    items = [DatasetItem(id=str(i), subset=s, media=Image.from_numpy(np.zeros((28, 28), np.uint8))) for s in ("train", "test") for i in range(2)]
+    image = Image.from_numpy(np.zeros((28, 28), np.uint8))
+    items = [DatasetItem(id=str(i), subset=s, media=image) for s in ("train", "test") for i in range(2)]
     return Dataset.from_iterable(items, categories=list("0123456789"))
 
 
@@ -211,7 +221,7 @@ def unlabeled():
         (digits_dataset, {"torchvision_class": "CIFAR10"}, "is not one of MNIST"),
         (digits_dataset, {"compression": "gz"}, "--compression gz would make it download them again"),
         (digits_dataset, {"save_media": False}, "add --save-media"),
-        (mixed_sizes, {}, "images of several sizes"),
+        (mixed_sizes, {}, r"holds images of 2 sizes \(28x28, 28x29\); torchvision's MNIST reads one N x H x W array"),
         (unlabeled, {}, "has no label; torchvision's MNIST would read 255"),
     ],
 )
@@ -223,7 +233,9 @@ def test_what_torchvision_cannot_read_is_refused_before_anything_is_written(tmp_
     assert os.listdir(tmp_path) == ["old"]
 
 
-@pytest.mark.parametrize("compression, suffix", [("none", ""), ("gz", ".gz"), ("xz", ".xz"), ("bz2", ".bz2"), (None, ".gz")])
+@pytest.mark.parametrize(
+    "compression, suffix", [("none", ""), ("gz", ".gz"), ("xz", ".xz"), ("bz2", ".bz2"), (None, ".gz")]
+)
 def test_compression_names_and_stores_the_idx_files_and_round_trips(tmp_path, compression, suffix):
     source = digits_dataset(count=3)
     source.export(str(tmp_path), "mnist", save_media=True, compression=compression)
@@ -252,6 +264,24 @@ def test_subset_map_gives_the_names_readers_look_for(tmp_path, fmt, train_file):
     back = Dataset.import_from(str(tmp_path), fmt)
     renamed = {({"default": "train", "val": "test"}[s], i): v for (s, i), v in labels_of(source).items()}
     assert labels_of(back) == renamed
+
+
+def test_subsets_merged_by_the_subset_map_keep_apart_or_fail_clearly(tmp_path):
+    disjoint = Dataset.from_iterable(
+        [
+            DatasetItem(id=f"{s}{i}", subset=s, media=Image.from_numpy(np.full((8, 8), i, np.uint8)), annotations=[Label(i)])
+            for s in ("a", "b")
+            for i in range(2)
+        ],
+        categories=list("0123456789"),
+    )
+    disjoint.export(str(tmp_path / "ok"), "mnist", save_media=True, subset_map=["a:train", "b:train"])
+    assert sorted(i.id for i in Dataset.import_from(str(tmp_path / "ok"), "mnist")) == ["a0", "a1", "b0", "b1"]
+    with pytest.raises(DatasetExportError, match="item '0' of subsets 'a' and 'b' both into 'train'"):
+        digits_dataset(count=2, subsets=("a", "b")).export(
+            str(tmp_path / "no"), "mnist", save_media=True, subset_map=["a:train", "b:train"]
+        )
+    assert not osp.exists(tmp_path / "no")
 
 
 @pytest.mark.parametrize("bad", [["a:b:c"], [("default", "")], ["train"]])
@@ -298,7 +328,8 @@ def image_folder_3_and_7(folder):
     for label in ("3", "7"):
         os.makedirs(folder / label)
         for i in range(2):
-            PILImage.fromarray(np.full((28, 28), 10 * i + int(label), np.uint8)).save(folder / label / f"{label}_{i}.png")
+            pixels = np.full((28, 28), 10 * i + int(label), np.uint8)
+            PILImage.fromarray(pixels).save(folder / label / f"{label}_{i}.png")
 
 
 def test_cli_image_folder_to_train_files_with_digits_as_their_values(tmp_path):
@@ -336,7 +367,8 @@ def test_mnist_to_cifar_through_gray_to_rgb(tmp_path):
     source = Dataset.import_from(SAMPLE, "mnist")
     with pytest.raises(ValueError, match="axes don't match array"):  # why the transform exists
         source.export(str(tmp_path / "plain"), "cifar", save_media=True)
-    Dataset.import_from(SAMPLE, "mnist").transform("gray_to_rgb").export(str(tmp_path / "cifar"), "cifar", save_media=True)
+    rgb = Dataset.import_from(SAMPLE, "mnist").transform("gray_to_rgb")
+    rgb.export(str(tmp_path / "cifar"), "cifar", save_media=True)
     assert_cifar_matches(tmp_path / "cifar", source)
 
 
@@ -357,5 +389,6 @@ def test_mnist_to_cifar_with_datum_commands_only(tmp_path):
     # --image-ext .png: Datumaro's format would otherwise store these extension-less images as lossy .jpg
     run_datum("convert", "-i", SAMPLE, "-if", "mnist", "-f", "datumaro", "-o", step, "--", "--save-media", "--image-ext", ".png")
     run_datum("transform", "-t", "gray_to_rgb", "-o", rgb, f"{step}:datumaro")
-    run_datum("convert", "-i", rgb, "-if", "datumaro", "-f", "cifar", "-o", str(tmp_path / "cifar"), "--", "--save-media")
+    cifar = str(tmp_path / "cifar")
+    run_datum("convert", "-i", rgb, "-if", "datumaro", "-f", "cifar", "-o", cifar, "--", "--save-media")
     assert_cifar_matches(tmp_path / "cifar", Dataset.import_from(SAMPLE, "mnist"))
