@@ -32,7 +32,9 @@ PLUGINS = (
     ("mnist_synthetic", "DatasetGenerator", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticGenerator", None),
     ("gray_to_rgb", "Transform", "datumaro_mnist_plugins.transforms.GrayToRgb", None),
 )
-FORMAT_NAMES = frozenset(name for name, *_ in PLUGINS)
+#: Every name we register (a built-in of the same name is replaced); the dataset formats among them.
+PLUGIN_NAMES = frozenset(name for name, *_ in PLUGINS)
+FORMAT_NAMES = frozenset(name for name, kind, *_ in PLUGINS if kind != "Transform")
 
 
 def install() -> None:
@@ -94,7 +96,7 @@ def _our_plugins():
 
 
 def _is_replaced(plugin) -> bool:
-    return getattr(plugin, "NAME", None) in FORMAT_NAMES
+    return getattr(plugin, "NAME", None) in PLUGIN_NAMES
 
 
 def _patch(env_module) -> None:
@@ -123,12 +125,12 @@ def _patch(env_module) -> None:
 def replace_in(env, plugins) -> None:
     """Replace the plugins of *env* named like ours with *plugins*, keeping each name registered once."""
     for registry in (env.extractors, env.importers, env.exporters, env.generators, env.transforms, env.validators):
-        for name in FORMAT_NAMES & set(registry):
+        for name in PLUGIN_NAMES & set(registry):
             registry.unregister(name)
         groups = getattr(registry, "extension_groups", None)
         if groups is not None:
             for ext, entries in groups.items():
-                entries[:] = [(n, p) for n, p in entries if n not in FORMAT_NAMES]
+                entries[:] = [(n, p) for n, p in entries if n not in PLUGIN_NAMES]
     env.register_plugins(plugins)
 
 

@@ -392,3 +392,17 @@ def test_mnist_to_cifar_with_datum_commands_only(tmp_path):
     cifar = str(tmp_path / "cifar")
     run_datum("convert", "-i", rgb, "-if", "datumaro", "-f", "cifar", "-o", cifar, "--", "--save-media")
     assert_cifar_matches(tmp_path / "cifar", Dataset.import_from(SAMPLE, "mnist"))
+
+
+def test_gray_to_rgb_is_registered_in_every_environment_once():
+    from datumaro.components.environment import Environment
+
+    from datumaro_mnist_plugins import _registration
+    from datumaro_mnist_plugins.transforms import GrayToRgb
+
+    env = Environment()
+    plugin = env.transforms.get("gray_to_rgb")
+    assert getattr(plugin, "get_plugin_cls", lambda: plugin)() is GrayToRgb  # lazy until used, or loaded
+    assert "gray_to_rgb" not in _registration.FORMAT_NAMES  # a transform, not a format `datum format` lists
+    _registration.replace_in(env, _registration._our_plugins())  # registering again keeps one entry
+    assert list(env.transforms).count("gray_to_rgb") == 1
