@@ -673,4 +673,6 @@ class MnistExporter(DigitsExporter):
 
     @classmethod
     def owns(cls, name: str) -> bool:
-        return bool(_OWNED_FILE.match(name)) or name in layouts.TORCHVISION_CLASSES
+        # not the torchvision class folders: a root holds several side by side (MNIST/ of a download, our
+        # FashionMNIST/); an export replaces the one it writes and keeps the others
+        return bool(_OWNED_FILE.match(name))

@@ -170,6 +170,18 @@ def test_torchvision_layout_writes_exactly_what_each_loader_reads(tmp_path, clas
         assert attrs == {(i.subset, i.id): i.annotations[0].attributes for i in source}
 
 
+def test_a_torchvision_root_keeps_the_other_classes_and_replaces_the_one_written(tmp_path):
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"a torchvision download")
+    for seed in (0, 1):  # the second export replaces the first one's FashionMNIST/ whole
+        digits_dataset(count=2, seed=seed).export(
+            str(tmp_path), "mnist", save_media=True, layout="torchvision", torchvision_class="FashionMNIST"
+        )
+    assert (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes() == b"a torchvision download"
+    images, _ = torchvision_load(tmp_path, "FashionMNIST", "train")
+    assert np.array_equal(images, np.stack([i.media.data for i in digits_dataset(count=2, seed=1) if i.subset == "train"]))
+
+
 TORCHVISION_SUBSETS = {"MNIST": {"train", "test"}, "EMNIST": {"train", "test"}, "QMNIST": {"train", "test", "nist"}}
 REQUIRED = {"MNIST": {"train", "test"}, "EMNIST": set(), "QMNIST": set()}
 
