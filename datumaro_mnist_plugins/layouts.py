@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Union
 
@@ -25,6 +26,8 @@ from datumaro.plugins.transforms import MapSubsets, ProjectLabels
 
 from . import _family
 from ._common import NO_LABEL, SidecarCollector, label_names_of
+
+log = logging.getLogger(__name__)
 
 #: --compression choice -> IDX file suffix (``idx.open_binary`` compresses by suffix).
 COMPRESSIONS: Dict[str, str] = {"none": "", "gz": ".gz", "xz": ".xz", "bz2": ".bz2"}
@@ -121,6 +124,30 @@ def torchvision_layout(
     )
 
 
+#: The classes each torchvision class stands for, as our importer names them (``_family``'s tables).
+_CLASS_NAMES = {
+    "MNIST": _family.DIGITS,
+    "QMNIST": _family.DIGITS,
+    "FashionMNIST": _family.FASHION,
+    "KMNIST": _family.KMNIST,
+}
+
+
+def warn_about_class_names(class_name: str, split: Optional[str], names: List[str]) -> None:
+    """torchvision names targets by its own class list: say so when ours mean other classes."""
+    expected = _family.EMNIST.get(split or "", []) if class_name == "EMNIST" else _CLASS_NAMES[class_name]
+    if names != list(expected[: len(names)]):
+        log.warning(
+            "exporting for torchvision's %s: label values are class indices, which it names %s; this dataset's "
+            "classes are %s (see --label-values names, or datum transform -t project_labels)",
+            class_name, _preview(expected), _preview(names),
+        )
+
+
+def _preview(names: List[str]) -> str:
+    return "[" + ", ".join(names[:6]) + (", ...]" if len(names) > 6 else "]")
+
+
 def _checked_compression(compression: str) -> str:
     if compression not in COMPRESSIONS:
         raise DatasetExportError(f"--compression '{compression}' is not one of {', '.join(COMPRESSIONS)}")
@@ -149,8 +176,9 @@ def check_complete(layout: Layout, subset: str, labels: np.ndarray, collector: S
         )
     if collector.uniform_size is None:
         sizes = sorted({f"{h}x{w}" for h, w in collector.sizes})
+        shown = ", ".join(sizes[:3]) + (", ..." if len(sizes) > 3 else "")
         raise DatasetExportError(
-            f"subset '{subset}' holds images of {len(sizes)} sizes ({', '.join(sizes[:3])}{', ...' if len(sizes) > 3 else ''}); "
+            f"subset '{subset}' holds images of {len(sizes)} sizes ({shown}); "
             f"{reader} reads one N x H x W array (resize them first, e.g. datum transform -t resize)"
         )
     unlabeled = np.flatnonzero(labels == NO_LABEL)

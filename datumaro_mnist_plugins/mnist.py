@@ -26,7 +26,8 @@ are every folder's class names, each name once (the digits of MNIST and QMNIST a
 EMNIST ships six splits in one folder, different classes over mostly the same images: one import reads
 one split, chosen with the import option ``split`` (``Dataset.import_from(path, "mnist", split="letters")``);
 a folder of several splits without it is an error listing them. The exporter writes the classic upright
-layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes.
+layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes; ``layouts.py`` has
+its other options (``--compression``, ``--layout torchvision``, ``--subset-map``, ``--label-values``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from ._common import (
     SubsetWriter,
     image_files_by_id,
     label_categories,
+    label_names_of,
     make_item,
 )
 
@@ -664,6 +666,7 @@ class MnistExporter(DigitsExporter):
                 raise DatasetExportError("--layout torchvision writes the images torchvision reads: add --save-media")
             subsets = self._extractor.subsets()
             self._layout = layouts.torchvision_layout(torchvision_class, emnist_split, compression, subsets)
+            layouts.warn_about_class_names(torchvision_class, emnist_split, label_names_of(self._extractor))
 
     def data_folder(self, staging: str) -> str:
         return osp.join(staging, *self._layout.folder.split("/")) if self._layout.folder else staging

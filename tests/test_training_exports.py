@@ -182,6 +182,27 @@ def test_a_torchvision_root_keeps_the_other_classes_and_replaces_the_one_written
     assert np.array_equal(images, np.stack([i.media.data for i in digits_dataset(count=2, seed=1) if i.subset == "train"]))
 
 
+@pytest.mark.parametrize(
+    "class_name, names, warned",
+    [
+        ("MNIST", list("0123456789"), False),
+        ("MNIST", list("0123"), False),  # a prefix: '3' is still torchvision's class 3
+        ("FashionMNIST", list("0123456789"), True),
+        ("MNIST", ["cat", "dog"], True),
+        ("EMNIST", ["unused-0", "Aa", "Bb"], False),
+        ("EMNIST", list("01"), True),
+    ],
+)
+def test_classes_torchvision_would_misname_are_warned_about(tmp_path, caplog, class_name, names, warned):
+    options = {"emnist_split": "letters"} if class_name == "EMNIST" else {}
+    source = named_classes(names, [0, 1])
+    source.transform("random_split", splits=[("train", 0.5), ("test", 0.5)], seed=0).export(
+        str(tmp_path), "mnist", save_media=True, layout="torchvision", torchvision_class=class_name, **options
+    )
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"torchvision's {class_name}: label values are class indices" in m for m in messages) == warned
+
+
 TORCHVISION_SUBSETS = {"MNIST": {"train", "test"}, "EMNIST": {"train", "test"}, "QMNIST": {"train", "test", "nist"}}
 REQUIRED = {"MNIST": {"train", "test"}, "EMNIST": set(), "QMNIST": set()}
 
