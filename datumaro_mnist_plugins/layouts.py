@@ -110,6 +110,8 @@ def torchvision_layout(
         have = ", ".join(f"'{s}'" for s in subsets) or "none"
         needs = " and finds nothing unless all are there" if target.required else ""
         hint = f" (rename with --subset-map SRC:DST, e.g. --subset-map {unknown[0]}:train)" if unknown else ""
+        if missing and not unknown:
+            hint = f" (missing {', '.join(missing)}: split one, e.g. with datum transform -t random_split)"
         raise DatasetExportError(
             f"torchvision's {class_name} reads the subsets {', '.join(target.prefixes)}{needs}; "
             f"this dataset's subsets: {have}{hint}"
