@@ -35,17 +35,9 @@ from datumaro.components.media import Image
 
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import (
-    check_image_ext_needs_media,
-    label_categories,
-    label_names_of,
-    make_item,
-    pillow_format_for,
-    raw_pixels,
-    staged_export,
-    to_gray_uint8,
-)
+from ._common import label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
+from ._common import check_image_ext_needs_media
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 #: The file a folder-shaped recipe (an exporter's output) keeps its recipe in.
