@@ -51,8 +51,9 @@ from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from . import _family, idx, layouts
+from . import _family, idx
 from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
+from . import layouts
 from ._common import (
     IMAGES_DIR,
     NO_LABEL,
