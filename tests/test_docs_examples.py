@@ -119,12 +119,32 @@ def run_block(block: Block, cwd: str, env: Dict[str, str]) -> None:
         run(["bash", "-euo", "pipefail", "-c", block.text], where, cwd, env)
 
 
+def git_ignores(names: List[str]) -> List[str]:
+    """Which of these top-level paths (a trailing '/' for a folder) the repository's .gitignore ignores."""
+    result = subprocess.run(["git", "-C", REPO, "check-ignore", "--no-index", *names], capture_output=True, text=True)
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout.split()
+
+
+def in_a_git_checkout() -> bool:
+    return shutil.which("git") is not None and osp.exists(osp.join(REPO, ".git"))
+
+
 @pytest.mark.parametrize("page", pages())
 def test_every_example_runs(page, tmp_path):
     cwd, env = sandbox(tmp_path)
+    before = set(os.listdir(cwd))
     for block in blocks_of(page):
         if block.language in RUN_LANGUAGES and not block.not_run:
             run_block(block, cwd, env)
+    written = [
+        name + ("/" if osp.isdir(osp.join(cwd, name)) else "")
+        for name in sorted(set(os.listdir(cwd)) - before)
+        if not name.startswith("_block_")
+    ]
+    if written and in_a_git_checkout():  # run in a checkout, the examples leave nothing for `git status`
+        ignored = git_ignores(written)
+        assert sorted(ignored) == sorted(written), f"{page}: add to .gitignore: {sorted(set(written) - set(ignored))}"
 
 
 def test_blocks_not_run_are_counted():
@@ -163,3 +183,21 @@ def test_the_readme_test_command_is_what_ci_runs():
     second = [b for b in blocks_of("README.md") if b.language == "sh"][1]
     with open(osp.join(REPO, ".ci", "run"), encoding="utf-8") as f:
         assert second.text.strip() in f.read().splitlines()
+
+
+def test_benchmark_tables_go_to_an_ignored_file_unless_recorded():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmarks_run", osp.join(REPO, "benchmarks", "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    default = osp.relpath(module.DEFAULT_MARKDOWN, REPO).replace(os.sep, "/")
+    recorded = osp.relpath(module.RECORDED_MARKDOWN, REPO).replace(os.sep, "/")
+    assert recorded == "benchmarks/latest.md" and osp.isfile(module.RECORDED_MARKDOWN)
+    if in_a_git_checkout():
+        assert git_ignores([default, ".bench/"]) == [default, ".bench/"]
+        assert git_ignores([recorded]) == []
