@@ -201,3 +201,15 @@ def test_benchmark_tables_go_to_an_ignored_file_unless_recorded():
     if in_a_git_checkout():
         assert git_ignores([default, ".bench/"]) == [default, ".bench/"]
         assert git_ignores([recorded]) == []
+
+
+def test_recipes_shown_in_the_docs_load(tmp_path):
+    """```yaml blocks that are recipes (they set a seed) are valid recipes, comments and all."""
+    from datumaro_mnist_plugins.mnist_synthetic import load_recipe
+
+    recipes = [b for page in pages() for b in blocks_of(page) if b.language == "yaml" and "seed:" in b.text]
+    assert recipes, "the docs show no recipe"
+    for block in recipes:
+        path = tmp_path / f"recipe-{block.line}.yaml"
+        path.write_text(block.text, encoding="utf-8")
+        load_recipe(str(path))
