@@ -3,7 +3,8 @@
 Each page's ```sh, ```console and ```python blocks run in order in one temporary folder holding copies of
 ``assets/`` and ``benchmarks/`` (later blocks may use what earlier ones wrote), with this environment's
 ``bin/`` first on PATH: sh blocks as one bash script, console blocks command by command (a ``$ `` prompt
-marks a command; the lines after it are its output, checked loosely: every word shown must be printed),
+marks a command; the lines after it are its output, checked loosely: every word shown must be printed,
+``...`` standing for any text; a command shown printing an ``ERROR:`` line must fail),
 Python blocks in a subprocess. A block that can't run by design says so just before it, as
 ``<!-- not-run: reason -->``; NOT_RUN below counts them per page, so none is skipped silently.
 """
@@ -89,18 +90,28 @@ def sandbox(tmp_path) -> Tuple[str, Dict[str, str]]:
     return str(tmp_path), env
 
 
-def run(args: List[str], where: str, cwd: str, env: Dict[str, str]) -> str:
+def run(args: List[str], where: str, cwd: str, env: Dict[str, str], fails: bool = False) -> str:
+    """Run a command; it must succeed, or fail when *fails* (the docs show its ERROR line)."""
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, f"{where} failed ({result.returncode}):\n{output[-3000:]}"
+    if fails:
+        assert result.returncode != 0, f"{where} was shown failing, but succeeded:\n{output[-3000:]}"
+    else:
+        assert result.returncode == 0, f"{where} failed ({result.returncode}):\n{output[-3000:]}"
     return output
+
+
+def shown_word_printed(word: str, printed: List[str]) -> bool:
+    """A word shown in the docs is printed; '...' inside it stands for any text (a temporary path)."""
+    pattern = re.compile(".*".join(re.escape(piece) for piece in word.split("...")), re.S)
+    return any(pattern.fullmatch(candidate) for candidate in printed)
 
 
 def check_shown_output(where: str, shown: List[str], output: str) -> None:
     """Loosely: every word of the output shown in the docs (but '...') is in what the command printed."""
-    printed = set(output.split())
+    printed = output.split()
     for line in shown:
-        missing = [word for word in line.split() if word != "..." and word not in printed]
+        missing = [word for word in line.split() if word != "..." and not shown_word_printed(word, printed)]
         assert not missing, f"{where}: the docs show {line!r}, but {missing} wasn't printed:\n{output[-2000:]}"
 
 
@@ -113,7 +124,8 @@ def run_block(block: Block, cwd: str, env: Dict[str, str]) -> None:
         run([sys.executable, script], where, cwd, env)
     elif block.language == "console":
         for command, shown in console_commands(block.text):
-            output = run(["bash", "-euo", "pipefail", "-c", command], f"{where}: $ {command}", cwd, env)
+            fails = any(line.startswith("ERROR:") for line in shown)
+            output = run(["bash", "-euo", "pipefail", "-c", command], f"{where}: $ {command}", cwd, env, fails)
             check_shown_output(f"{where}: $ {command}", shown, output)
     else:
         run(["bash", "-euo", "pipefail", "-c", block.text], where, cwd, env)
@@ -213,3 +225,12 @@ def test_recipes_shown_in_the_docs_load(tmp_path):
         path = tmp_path / f"recipe-{block.line}.yaml"
         path.write_text(block.text, encoding="utf-8")
         load_recipe(str(path))
+
+
+def test_shown_output_is_checked():
+    printed = "2026-01-01 ERROR: Failed at '/tmp/x/bad.yaml': 'style.slant' is not allowed\n"
+    check_shown_output("ok", ["ERROR: Failed at '.../bad.yaml': 'style.slant' ..."], printed)
+    for wrong in ["ERROR: Failed at '.../good.yaml':", "'style.slang'", "WARNING:"]:
+        with pytest.raises(AssertionError):
+            check_shown_output("wrong", [wrong], printed)
+    assert console_commands("$ a \\\n  b\nout\n$ c\n") == [("a \\\n  b", ["out"]), ("c", [])]
