@@ -123,7 +123,9 @@ def save_label_names(save_dir: str, extractor, save_dataset_meta: bool) -> None:
     with open(osp.join(save_dir, LABELS_FILE), "w", encoding="utf-8") as f:
         f.writelines(name + "\n" for name in names)
     if save_dataset_meta or not all(_fits_a_line(name) for name in names):
-        save_meta_file(save_dir, extractor.categories())
+        categories = dict(extractor.categories())
+        categories.setdefault(AnnotationType.label, LabelCategories())  # save_meta_file assumes label categories
+        save_meta_file(save_dir, categories)
 
 
 def _fits_a_line(name: str) -> bool:

@@ -115,6 +115,9 @@ def _patch(env_module) -> None:
     Environment._load_builtin_plugins_from_importlib = with_ours(Environment._load_builtin_plugins_from_importlib)
     Environment.detect_dataset = _skipping_unloadable_importers(Environment.detect_dataset)
     setattr(Environment, _PATCHED, True)
+    from .error_lines import install as complete_error_lines
+
+    complete_error_lines()  # the CLI's first line for an error of ours names the file and the reason
 
     # An environment that already registered the built-ins (registration after first use) is updated.
     default = getattr(env_module, "DEFAULT_ENVIRONMENT", None)

@@ -443,6 +443,11 @@ class MnistSyntheticGenerator(DatasetGenerator):
         self._recipe = Recipe.from_mapping({"seed": seed, "subsets": {subset: int(count)}, "style": style, **recipe})
         self._output_dir = output_dir
 
+    @classmethod
+    def generate(cls, output_dir: str, count: int, shape=(28, 28), **options) -> None:
+        """Datumaro's ``DatasetGenerator.generate`` with MNIST's 28x28 as the default shape."""
+        return cls(output_dir, count, shape, **options).generate_dataset()
+
     def generate_dataset(self) -> None:
         from datumaro.components.dataset import StreamDataset
 
