@@ -380,11 +380,16 @@ def pillow_format_for(ext: str) -> str:
 
 
 def image_files_by_id(folder: str) -> Dict[str, str]:
-    """``images/<subset>/`` files by item id (the path below the folder, without its extension)."""
+    """``images/<subset>/`` files by item id (the path below the folder, without its extension).
+
+    Anything there that is neither a file nor a folder (a FIFO, a device) is an error naming it: an image
+    read from it later would hang or read nothing.
+    """
     found = {}
     for root, _, files in os.walk(folder):
-        for name in files:
+        for name in sorted(files):  # os.walk lists FIFOs, devices and dangling links among the files
             path = osp.join(root, name)
+            is_present(path)
             item_id = osp.splitext(osp.relpath(path, folder))[0].replace(os.sep, "/")
             found.setdefault(item_id, path)
     return found

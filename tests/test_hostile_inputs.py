@@ -192,7 +192,7 @@ def test_a_hostile_side_file_is_a_clear_error_naming_it(tmp_path, name, kind):
     fmt, kinds = SIDE_FILES[name]
     _write_subset_for(tmp_path, name, fmt)
     (tmp_path / name).write_bytes(kinds[kind])
-    assert name in import_error(tmp_path, fmt)
+    assert str(tmp_path / name) in import_error(tmp_path, fmt)
 
 
 # --- §10 not a file where a file is expected ------------------------------------------------------------
@@ -208,6 +208,9 @@ SLOTS = {
     "kmnist classmap": ("mnist", "kmnist_classmap.csv", lambda d: write_mnist(str(d), "train")),
     "csv data": ("mnist_csv", "mnist_test.csv", lambda d: write_csv(str(d / "mnist_train.csv"))),
     "csv sidecar": ("mnist_csv", "meta_train.csv", lambda d: write_csv(str(d / "mnist_train.csv"))),
+    "image file": ("mnist", osp.join("images", "train", "1"), lambda d: (
+        idx.write_idx(str(d / f"train-{LABELS}"), np.zeros(3, np.uint8)), os.makedirs(d / "images" / "train"),
+        (d / "images" / "train" / "0.png").write_bytes(b""))),
 }
 KINDS = {"dir": ("directory", os.mkdir), "fifo": ("FIFO", os.mkfifo),
          "devnull": ("character device", lambda p: os.symlink(os.devnull, p))}
@@ -227,15 +230,17 @@ def no_hang():
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX file kinds")
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("slot", sorted(SLOTS))
+@pytest.mark.parametrize(
+    "slot, kind",  # a folder among image files holds ids with a '/'
+    [(slot, kind) for slot in sorted(SLOTS) for kind in sorted(KINDS) if (slot, kind) != ("image file", "dir")],
+)
 def test_a_directory_fifo_or_device_in_a_file_slot_is_an_error_naming_it(tmp_path, no_hang, slot, kind):
     fmt, name, write_rest = SLOTS[slot]
     write_rest(tmp_path)
     what, make = KINDS[kind]
     make(str(tmp_path / name))
     text = import_error(tmp_path, fmt)
-    assert name in text and what in text, text
+    assert f"{tmp_path / name}: is a {what}" in text, text
 
 
 # --- §7 a file changed under a streaming import ---------------------------------------------------------
