@@ -66,12 +66,13 @@ def read_side_file(path: str) -> bytes:
     """The bytes of a small side file, refused when it is not a regular file or bigger than any such file."""
     try:
         with idx.open_regular(path) as f:
-            data = f.read(MAX_SIDE_FILE_BYTES + 1)
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1) if size <= MAX_SIDE_FILE_BYTES else b""  # + 1: a file that grew meanwhile
     except idx.IdxFormatError as e:
         raise DatasetImportError(str(e)) from None
     except OSError as e:
         raise DatasetImportError(f"{path}: can't be read ({e.strerror})") from None
-    if len(data) > MAX_SIDE_FILE_BYTES:
+    if max(size, len(data)) > MAX_SIDE_FILE_BYTES:
         raise DatasetImportError(f"{path}: larger than {MAX_SIDE_FILE_BYTES >> 20} MiB, more than such a file holds")
     return data
 

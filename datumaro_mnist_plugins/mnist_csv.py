@@ -338,6 +338,18 @@ def concat_rows(parts: Sequence[ParsedRows]) -> ParsedRows:
     )
 
 
+def _first_line(f: io.BufferedIOBase, limit: int) -> bytes:
+    """The first line of *f*, read in pieces (``readline(limit)`` would reserve *limit* bytes up front)."""
+    parts: List[bytes] = []
+    size = 0
+    while not parts or (parts[-1] and not parts[-1].endswith(b"\n")):
+        parts.append(f.readline(1 << 16))
+        size += len(parts[-1])
+        if size > limit:
+            raise LineTooLong(limit)
+    return b"".join(parts)
+
+
 #: A header line may name this many bytes of columns (1.5 million of them: a 1224x1224 image's).
 _MAX_HEADER_BYTES = 16 << 20
 #: Bytes a row may spend on each of its values: ``255,`` is 4; one more for a bad field to be reported as such.
@@ -353,9 +365,7 @@ def read_rows(path: str, widest_image: int = 0) -> Tuple[Dialect, ParsedRows]:
     line, what = 1, "a header"
     try:
         with io.BufferedReader(open_regular(path), _BLOCK_BYTES) as f:
-            head = f.readline(_MAX_HEADER_BYTES + 1)
-            if len(head) > _MAX_HEADER_BYTES:
-                raise LineTooLong(_MAX_HEADER_BYTES)
+            head = _first_line(f, _MAX_HEADER_BYTES)
             if head.startswith(_BOM):
                 head = head[len(_BOM) :]
             dialect = read_dialect(path, head)
