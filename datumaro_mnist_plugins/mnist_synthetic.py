@@ -16,7 +16,9 @@ lines of text. The drawing itself lives in :mod:`.synthetic_digits` (numpy and P
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import os.path as osp
 import zlib
@@ -36,6 +38,7 @@ from datumaro.components.media import Image
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
 from ._common import label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._fast import built_in_batches, new_image
 from .parallel_render import WORKERS_ENV, BlockRenderer
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 
@@ -296,6 +299,7 @@ class SyntheticDigits:
         self.recipe = recipe
         self._kept: Dict[str, Sequence[int]] = {}
         self._renderer = BlockRenderer(recipe.seed, recipe.style, self.indices, self._digits_of, workers)
+        self._size = (recipe.style.image_size,) * 2  # one tuple shared by every image
         self._cdfs = {
             name: np.cumsum(spec.proportions or recipe.proportions) / sum(spec.proportions or recipe.proportions)
             for name, spec in recipe.subsets.items()
@@ -344,8 +348,7 @@ class SyntheticDigits:
         self._renderer.close()
 
     def item(self, subset: str, index: int) -> DatasetItem:
-        size = (self.recipe.style.image_size,) * 2
-        image = Image.from_numpy(data=GeneratedPixels(self, subset, index), size=size)
+        image = new_image(GeneratedPixels(self, subset, index), self._size)
         return make_item(str(index), subset, self.label(subset, index), image)
 
 
@@ -390,18 +393,28 @@ class MnistSyntheticBase(DatasetBase):
     def __iter__(self) -> Iterator[DatasetItem]:
         progress = self._ctx.progress_reporter
         for subset, indices in self._indices.items():
-            for index in progress.iter(indices, desc=f"Generating '{subset}'"):
-                yield self._digits.item(subset, index)
+            build = functools.partial(self._digits.item, subset)
+            yield from built_in_batches(build, progress.iter(indices, desc=f"Generating '{subset}'"))
 
     def __len__(self) -> int:
         return self._length
 
+    def get_subset(self, name: str) -> "MnistSyntheticBase":
+        """A view of one subset that makes only that subset's items (the default filters all of them)."""
+        if name not in self._indices:
+            raise KeyError(f"Unknown subset '{name}', available subsets: {set(self._indices)}")
+        if len(self._indices) == 1:
+            return self
+        view = copy.copy(self)
+        view._indices = {name: self._indices[name]}
+        view._length, view._subsets = len(self._indices[name]), [name]
+        return view
+
     def get(self, id, subset=None) -> Optional[DatasetItem]:
-        spec = self.recipe.subsets.get(subset)
-        if spec is None or not str(id).isdigit() or int(id) >= spec.count:
+        spec, kept = self.recipe.subsets.get(subset), self._indices.get(subset)
+        if spec is None or kept is None or not str(id).isdigit() or int(id) >= spec.count:
             return None
         index = int(id)
-        kept = self._indices[subset]
         if not isinstance(kept, range):
             if subset not in self._kept_sets:
                 self._kept_sets[subset] = frozenset(kept)

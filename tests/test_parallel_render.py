@@ -222,3 +222,15 @@ def test_no_worker_outlives_an_abandoned_read(recipe_path, how):
     while any(map(alive, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(map(alive, pids))
+
+
+def test_an_export_builds_each_item_once(recipe_path, tmp_path, monkeypatch):
+    from datumaro_mnist_plugins.mnist_synthetic import SyntheticDigits
+
+    built = []
+    real = SyntheticDigits.item
+    monkeypatch.setattr(SyntheticDigits, "item", lambda self, s, i: built.append((s, i)) or real(self, s, i))
+    dataset = dm.Dataset.import_from(recipe_path, "mnist_synthetic", workers=1)
+    dataset.export(str(tmp_path / "out"), "mnist", save_media=True)
+    assert len(built) == len(set(built)) == len(dataset)  # a subset is read alone, not filtered from all
+    assert len(dataset.get_subset("val")) == 142 and dataset.get_subset("val").get("60", "val") is not None
