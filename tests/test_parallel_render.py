@@ -234,3 +234,26 @@ def test_an_export_builds_each_item_once(recipe_path, tmp_path, monkeypatch):
     dataset.export(str(tmp_path / "out"), "mnist", save_media=True)
     assert len(built) == len(set(built)) == len(dataset)  # a subset is read alone, not filtered from all
     assert len(dataset.get_subset("val")) == 142 and dataset.get_subset("val").get("60", "val") is not None
+
+
+def test_a_stream_holds_a_few_blocks_and_draws_each_once(tmp_path, monkeypatch):
+    from datumaro_mnist_plugins.parallel_render import BlockRenderer, RenderPool
+
+    submitted, held = [], []
+    real_submit, real_store = RenderPool.submit, BlockRenderer._store
+
+    def submit(self, key, *args):
+        submitted.append(key)
+        return real_submit(self, key, *args)
+
+    def store(self, blocks):
+        real_store(self, blocks)
+        held.append(len(self._cache))
+
+    monkeypatch.setattr(RenderPool, "submit", submit)
+    monkeypatch.setattr(BlockRenderer, "_store", store)
+    path = write_recipe(tmp_path, {"seed": 1, "subsets": {"train": 1500}})
+    for item in dm.StreamDataset.import_from(path, "mnist_synthetic", workers=2):
+        item.media.data
+    assert sorted(submitted) == [("train", b) for b in range(-(-1500 // 62))]  # 62 digits of 28x28 a block
+    assert max(held) <= 2 * 4 + 2  # the read-ahead window (4 blocks a worker) and the block being read
