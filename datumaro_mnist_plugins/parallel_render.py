@@ -117,6 +117,7 @@ class RenderPool:
         self._conns: List[Connection] = []
         self._queues: List[collections.deque] = []
         self._processes: List[multiprocessing.process.BaseProcess] = []
+        self._items: Dict[Key, str] = {}  # what each pending block holds, for errors
         self._finalizer = weakref.finalize(self, _stop, self._processes, self._conns)
         for number in range(workers):
             parent_end, child_end = context.Pipe()
@@ -136,7 +137,11 @@ class RenderPool:
 
     def submit(self, key: Key, subset: str, indices: Sequence[int], digits: Sequence[int]) -> None:
         worker = min(range(len(self._queues)), key=lambda w: len(self._queues[w]))
-        self._conns[worker].send((key, subset, np.asarray(indices, np.int64), np.asarray(digits, np.int64)))
+        self._items[key] = f"items {indices[0]}..{indices[-1]}" if len(indices) > 1 else f"item '{indices[0]}'"
+        try:
+            self._conns[worker].send((key, subset, np.asarray(indices, np.int64), np.asarray(digits, np.int64)))
+        except OSError:  # BrokenPipeError: the worker is gone
+            raise self._died(worker, key) from None
         self._queues[worker].append(key)
 
     def is_pending(self, key: Key) -> bool:
@@ -155,18 +160,23 @@ class RenderPool:
             try:
                 key, pixels, error = conn.recv()
             except (EOFError, OSError):
-                self._processes[worker].join(timeout=1.0)
-                code = self._processes[worker].exitcode
-                self.close()
-                raise RenderError(
-                    f"the process drawing items of subset '{expected[0]}' (block {expected[1]}) died "
-                    f"(exit code {code}); set {WORKERS_ENV}=1 to draw in-process"
-                ) from None
+                raise self._died(worker, expected) from None
+            self._items.pop(expected, None)
             done[key] = pixels if error is None else RenderError(error)
         return done
 
     def close(self) -> None:
         self._finalizer()
+
+    def _died(self, worker: int, key: Key) -> RenderError:
+        """The error for a worker gone (killed, out of memory); the pool stops."""
+        self._processes[worker].join(timeout=1.0)
+        code = self._processes[worker].exitcode
+        self.close()
+        return RenderError(
+            f"the process drawing {self._items.get(key, 'items')} of subset '{key[0]}' died (exit code {code}); "
+            f"set {WORKERS_ENV}=1 to draw in-process"
+        )
 
 
 def _stop(processes: list, conns: List[Connection]) -> None:
