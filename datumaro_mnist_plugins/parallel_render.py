@@ -118,7 +118,8 @@ class RenderPool:
         self._queues: List[collections.deque] = []
         self._processes: List[multiprocessing.process.BaseProcess] = []
         self._items: Dict[Key, str] = {}  # what each pending block holds, for errors
-        self._finalizer = weakref.finalize(self, _stop, self._processes, self._conns)
+        self.owner = os.getpid()  # a forked child (a DataLoader worker) must neither use nor stop our workers
+        self._finalizer = weakref.finalize(self, _stop, self.owner, self._processes, self._conns)
         for number in range(workers):
             parent_end, child_end = context.Pipe()
             inherited = parent_end if context.get_start_method() == "fork" else None
@@ -179,8 +180,10 @@ class RenderPool:
         )
 
 
-def _stop(processes: list, conns: List[Connection]) -> None:
+def _stop(owner: int, processes: list, conns: List[Connection]) -> None:
     """Stop the workers: close their pipes (they exit at EOF), then terminate any that linger."""
+    if os.getpid() != owner:
+        return
     for conn in conns:
         try:
             conn.send(None)
@@ -260,6 +263,8 @@ class BlockRenderer:
         return position if position < len(array) and array[position] == index else -1
 
     def _get_pool(self) -> Optional[RenderPool]:
+        if self._pool is not None and self._pool.owner != os.getpid():
+            self._pool = None  # forked with its parent's pool: that pool is the parent's to use
         # a daemonic process (e.g. a DataLoader worker) may not have children: it draws in-process
         if self._pool is None and not self._pool_failed and self.workers > 1:
             if multiprocessing.current_process().daemon:

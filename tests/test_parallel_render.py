@@ -257,3 +257,28 @@ def test_a_stream_holds_a_few_blocks_and_draws_each_once(tmp_path, monkeypatch):
         item.media.data
     assert sorted(submitted) == [("train", b) for b in range(-(-1500 // 62))]  # 62 digits of 28x28 a block
     assert max(held) <= 2 * 4 + 2  # the read-ahead window (4 blocks a worker) and the block being read
+
+
+def _read_in_child(source, queue):
+    queue.put(digest(source))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks a reader")
+@pytest.mark.parametrize("daemon", [True, False], ids=["daemonic", "plain"])
+def test_a_forked_reader_leaves_its_parents_workers_alone(recipe_path, daemon):
+    """A DataLoader worker forked mid-read gets the same pixels and neither uses nor stops our pool."""
+    source = MnistSyntheticBase(recipe_path, workers=2)
+    items = iter(source)
+    for _ in range(100):
+        next(items).media.data  # the pool is running, blocks are in flight
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(source, queue), daemon=daemon)
+    child.start()
+    child_digest = queue.get(timeout=120)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    rest = [item.media.data for item in items]  # the parent's pool still serves it
+    assert len(rest) == len(source) - 100
+    assert child_digest == digest(MnistSyntheticBase(recipe_path, workers=1))
+    source._digits.close()
