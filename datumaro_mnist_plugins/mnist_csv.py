@@ -49,6 +49,7 @@ from ._common import (
     load_label_names,
     make_item,
 )
+from ._common import recover_interrupted_export
 from ._fast import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
 
 EXTENSION = ".csv"
@@ -510,6 +511,7 @@ class MnistCsvImporter(Importer):
 
     @classmethod
     def find_sources(cls, path: str) -> List[Dict]:
+        recover_interrupted_export(path)
         return cls._find_sources_recursive(
             path, EXTENSION, MnistCsvBase.NAME, file_filter=lambda p: bool(_DATA_FILE.match(osp.basename(p)))
         )

@@ -27,7 +27,6 @@ import numpy as np
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.errors import DatasetExportError, DatasetImportError, DatumaroError
-from datumaro.components.exporter import Exporter
 from datumaro.components.format_detection import FormatDetectionConfidence, FormatDetectionContext
 from datumaro.components.generator import DatasetGenerator
 from datumaro.components.importer import ImportContext, Importer
@@ -35,7 +34,8 @@ from datumaro.components.media import Image
 
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._common import StagedExporter, label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._common import recover_interrupted_export
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -408,6 +408,7 @@ class MnistSyntheticImporter(Importer):
     @classmethod
     def find_sources(cls, path: str) -> List[Dict]:
         """A recipe file named explicitly (its errors are reported on import), or a folder's recipe.yaml."""
+        recover_interrupted_export(path)
         candidate = path if osp.isfile(path) else osp.join(path, RECIPE_FILE)
         if osp.isfile(candidate) and candidate.lower().endswith(RECIPE_SUFFIXES):
             return [{"url": candidate, "format": MnistSyntheticBase.NAME}]
@@ -584,7 +585,7 @@ def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
     return style
 
 
-class MnistSyntheticExporter(Exporter):
+class MnistSyntheticExporter(StagedExporter):
     """Writes recipe.yaml: exact for generated items (filtered or not), else a synthetic twin of the data.
 
     --save-media also writes preview<ext> (default .png), a contact sheet of what the recipe draws;
