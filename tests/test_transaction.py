@@ -29,6 +29,7 @@ from .conftest import assert_same_items, error_text, run_datum
 
 ERRORS = [errno.EBUSY, errno.EXDEV, errno.EACCES, errno.ENOSPC]
 FORMATS = ["mnist", "mnist_csv"]
+DEFAULT_RECIPE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "assets", "recipes", "mnist.yaml")
 
 # An old export with a user's files beside it, and a new export that replaces some entries, adds some,
 # drops one ("gone.bin": a subset that is no more), and turns a file into a folder ("swap").
@@ -366,6 +367,40 @@ def test_kill_9_during_a_real_commit_then_an_import_sees_the_old_or_the_new_data
         assert (out / "images" / "extra").exists() == (len(back) == len(new))  # images/ goes with the data
         digits(2, 9).export(str(out), fmt, save_media=True)
         assert leftovers(out.parent) == []  # the next export removes what the killed one left beside
+
+
+def synthetic(count):
+    return Dataset.import_from(DEFAULT_RECIPE, "mnist_synthetic", subsets={"train": count})
+
+
+def test_kill_9_during_a_synthetic_export_then_its_import_sees_the_old_or_the_new_recipe(tmp_path, monkeypatch):
+    def export_new(out):
+        return lambda: synthetic(20).export(str(out), "mnist_synthetic", save_media=True)
+
+    synthetic(10).export(str(tmp_path / "count" / "out"), "mnist_synthetic", save_media=True)
+    with Faults().installed(monkeypatch) as faults:
+        export_new(tmp_path / "count" / "out")()
+    for step in sorted(random.Random(5).sample(range(1, faults.calls + 1), 6)):
+        out = tmp_path / f"k{step}" / "out"
+        synthetic(10).export(str(out), "mnist_synthetic", save_media=True)
+        assert exit_status(forked(export_new(out), kill_at=step)) == -signal.SIGKILL
+        assert len(Dataset.import_from(str(out), "mnist_synthetic")) in (10, 20)  # recovered on import
+        assert not osp.lexists(transaction.Destination.of(str(out)).journal)
+
+
+def test_importing_a_parent_folder_recovers_each_dataset_folder_it_searches(tmp_path, monkeypatch):
+    out = tmp_path / "parent" / "a"
+    digits(3, 0).export(str(out), "mnist", save_media=True)
+    journal = transaction.Destination.of(str(out)).journal
+    with Faults().installed(monkeypatch) as faults:
+        digits(3, 0).export(str(out), "mnist", save_media=True)
+    for step in range(faults.calls, 0, -1):  # the last step that dies with the journal written
+        assert exit_status(forked(lambda: digits(4, 9).export(str(out), "mnist", save_media=True), step)) != 0
+        if osp.lexists(journal):
+            break
+    assert osp.lexists(journal)
+    back = Dataset.import_from(str(tmp_path / "parent"), "mnist")  # finds "a" one level down
+    assert len(back) in (3, 4) and not osp.lexists(journal)
 
 
 # --- (d) processes exporting to one folder at once -------------------------------------------------------------
