@@ -1,24 +1,21 @@
 """Exports that replace a folder's files all at once or not at all, and never lose what was there.
 
-An export writes into a staging folder beside its destination, then commits it:
+An export writes into a staging folder beside its destination, then commits it with the destination's
+lock held (``fcntl.flock`` on a file beside it: exports to one folder run one after the other):
 
-1. with the destination's lock held (``fcntl.flock`` on a file beside it: exports to one folder run
-   one after the other), a journal naming the staging folder, the new entries and the old ones they
-   replace is written and fsync'd;
-2. each old entry is kept in a backup folder inside the staging folder (a hard link, so the file
-   stays in place, or a rename for folders), each new entry is moved in with ``os.replace``, then the
-   old entries of this format that the new export does not have are moved to the backup;
+1. a journal naming the staging folder, the new entries and the old ones they replace is fsync'd;
+2. each old entry is kept in a backup folder inside the staging folder (a hard link, so a file stays in
+   place until ``os.replace`` puts the new one there; a rename for a folder), each new entry is moved
+   in, then the format's old entries that the new export does not have are moved to the backup;
 3. the journal is removed, then the staging folder with its backup.
 
-Any exception during step 2 rolls the commit back. If the process dies, or the rollback itself
-fails, the journal stays, and the next export *or import* of that folder (``recover``) finishes
-the commit: forward when every new entry had been moved in (none is left in the staging folder),
-back otherwise. The decision is read from the folders themselves, so it stays right however often
-a recovery is interrupted.
+Any exception in step 2 rolls back. If the process dies, or the rollback fails, the journal stays and
+the next export *or import* of the folder (``recover``) finishes the commit: forward when every new
+entry had been moved in (none is left in the staging folder), back otherwise. The decision is read
+from the folders themselves, so it stays right however often a recovery is interrupted.
 
-A staging folder's owner holds an flock on a file inside it for its whole life; one whose lock can
-be taken belongs to a dead export, and the next export to that destination removes it.
-
+A staging folder's owner holds an flock on a file inside it for its whole life: a folder whose lock
+can be taken belongs to a dead export, and the next export to that destination removes it.
 Pure standard library: no Datumaro, no numpy.
 """
 
@@ -57,19 +54,14 @@ class Destination:
     """A dataset folder and the files beside it that the commit uses."""
 
     path: str
+    parent: str
+    base: str
 
     @classmethod
     def of(cls, folder: str) -> "Destination":
         # realpath: the staging folder must sit on the destination's file system, even through a symlink
-        return cls(osp.realpath(folder))
-
-    @property
-    def parent(self) -> str:
-        return osp.dirname(self.path)
-
-    @property
-    def base(self) -> str:
-        return osp.basename(self.path)
+        path = osp.realpath(folder)
+        return cls(path, osp.dirname(path), osp.basename(path))
 
     @property
     def lock(self) -> str:
@@ -214,18 +206,14 @@ def _roll_back(plan: Plan) -> None:
     _drop_journal(plan.dest)
 
 
-def _roll_forward(plan: Plan) -> None:
-    _remove_old_only(plan)
-    _fsync_dir(plan.dest.path)
-    _drop_journal(plan.dest)
-
-
 def _recover_locked(dest: Destination) -> Optional[str]:
     if not osp.lexists(dest.journal):
         return None
     plan = _read_journal(dest)
     if plan.all_new_in_place():
-        _roll_forward(plan)
+        _remove_old_only(plan)
+        _fsync_dir(dest.path)
+        _drop_journal(dest)
         outcome = "forward"
     else:
         _roll_back(plan)
