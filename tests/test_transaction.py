@@ -445,7 +445,7 @@ def test_processes_exporting_to_one_folder_at_once_leave_exactly_the_last_one(tm
 
 
 def raw_idx_folder(folder, count=30):
-    """A dataset of raw (memory-mapped on import) IDX files, a user's notes and another folder beside it."""
+    """A dataset of raw IDX files (read lazily on import), a user's notes and another folder beside it."""
     digits(count, 100, subsets=("train", "test")).export(str(folder), "mnist", save_media=True)
     for name in os.listdir(folder):
         if name.endswith(".gz"):
@@ -465,7 +465,7 @@ def foreign(folder):
 @pytest.mark.parametrize("how", ["export", "save", "save-changed"])
 def test_an_in_place_export_keeps_other_files_while_the_source_is_read_lazily(tmp_path, how):
     folder = tmp_path / "data"
-    dataset = raw_idx_folder(folder)  # nothing read yet: the export reads the memory-mapped files
+    dataset = raw_idx_folder(folder)  # nothing read yet: the export reads the raw files it replaces
     kept = foreign(folder)
     expected_items = digits(30, 100, subsets=("train", "test"))
     if how == "export":
@@ -481,7 +481,7 @@ def test_an_in_place_export_keeps_other_files_while_the_source_is_read_lazily(tm
     # the format's files are those of a fresh export: the raw files it replaced with .gz ones are gone
     assert sorted(os.listdir(folder)) == sorted(os.listdir(tmp_path / "fresh") + ["NOTES.md", "other"])
     assert_same_items(expected_items, Dataset.import_from(str(folder), "mnist"))
-    assert_same_items(expected_items, dataset)  # the dataset still reads (its old files' maps stay valid)
+    assert_same_items(expected_items, dataset)  # the dataset still reads as it did
     assert leftovers(tmp_path, ["data", "fresh"]) == []
 
 
