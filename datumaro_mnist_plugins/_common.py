@@ -10,12 +10,9 @@ import json
 import os
 import os.path as osp
 import re
-import shutil
 import stat
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -29,6 +26,7 @@ from datumaro.util.os_util import contains_unsafe_path_component
 
 from . import idx
 from ._fast import new_item
+from .transaction import recover, staged_export
 
 #: Datumaro's "this item has no label" value in MNIST label files.
 NO_LABEL = 255
@@ -427,56 +425,33 @@ class ImageFileWriter:
         PILImage.fromarray(np.ascontiguousarray(pixels), mode="L").save(path, format=self.format)
 
 
-# --- exports that replace a folder only when they succeed ----------------------------------------------
-
-_STAGING_PREFIX = ".datumaro-mnist-export-"
+# --- exports that replace a folder only when they succeed (the mechanism: transaction.py) ----------------
 
 
-@contextmanager
-def staged_export(save_dir: str, owns: Callable[[str], bool]) -> Iterator[str]:
-    """Yield an empty staging folder beside *save_dir*; on success, move its contents into *save_dir*.
+def recover_interrupted_export(path: str) -> None:
+    """Finish an export to the dataset folder of *path* that was killed mid-commit, before reading it.
 
-    Until every file is written, *save_dir* is untouched: a failure (an unreadable image, a full
-    disk, a killed process) leaves it exactly as it was. On success, top-level entries that *owns*
-    recognizes as this format's but that the new export did not write (a subset that is gone) are
-    removed, and stale staging folders of killed exports are cleaned up.
+    One stat when there is nothing to finish; every importer calls it on the folders it reads.
     """
-    save_dir = osp.abspath(save_dir)
-    parent = osp.dirname(save_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = osp.join(parent, f"{_STAGING_PREFIX}{osp.basename(save_dir)}-{uuid.uuid4().hex}")
-    os.mkdir(staging)  # not mkdtemp: its 0700 mode would become the new dataset folder's
+    folder = path if osp.isdir(path) else osp.dirname(path)
     try:
-        yield staging
-        _commit(staging, save_dir, owns)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _remove_stale_staging(parent, osp.basename(save_dir))
+        recover(folder)
+    except OSError as e:
+        raise DatasetImportError(
+            f"{folder}: an export into this folder was interrupted mid-commit and could not be finished ({e})"
+        ) from None
 
 
-def _commit(staging: str, save_dir: str, owns: Callable[[str], bool]) -> None:
-    if not osp.isdir(save_dir) or not os.listdir(save_dir):
-        if osp.isdir(save_dir):
-            os.rmdir(save_dir)
-        os.replace(staging, save_dir)
-        os.makedirs(staging)  # the caller's cleanup expects it
-        return
-    written = set(os.listdir(staging))
-    trash = osp.join(staging, ".replaced-" + uuid.uuid4().hex)
-    os.makedirs(trash)
-    for name in sorted(os.listdir(save_dir)):
-        if name in written or owns(name):
-            os.replace(osp.join(save_dir, name), osp.join(trash, name))
-    for name in written:
-        os.replace(osp.join(staging, name), osp.join(save_dir, name))
+class StagedExporter(Exporter):
+    """An exporter whose exports go through ``staged_export``: into any folder, the one it came from too."""
 
-
-def _remove_stale_staging(parent: str, base: str) -> None:
-    # exactly <prefix><base>-<uuid>: the staging folder of an export to "<base>-2" is not ours to remove
-    stale = re.compile(re.escape(_STAGING_PREFIX + base) + r"-[0-9a-f]{32}")
-    for name in os.listdir(parent):
-        if stale.fullmatch(name):
-            shutil.rmtree(osp.join(parent, name), ignore_errors=True)
+    @classmethod
+    def patch(cls, dataset, patch, save_dir, **options):
+        """Datumaro's way into the folder a dataset was imported from: write a copy beside it, delete the
+        folder, rename the copy, which loses every file that isn't the format's. The staged commit
+        already replaces only the format's entries and keeps the rest, and reads the source (perhaps
+        still read lazily) before anything of it is replaced."""
+        return cls.convert(dataset, save_dir=save_dir, **options)
 
 
 # --- the exporter skeleton both file formats share -------------------------------------------------------
@@ -501,7 +476,7 @@ class SubsetWriter:
         """Release temporary resources, whether or not finish() ran."""
 
 
-class DigitsExporter(Exporter):
+class DigitsExporter(StagedExporter):
     """Export plumbing shared by formats storing one label and one grayscale image per item.
 
     Subclasses say how to write a subset (``open_subset``) and which top-level files are theirs

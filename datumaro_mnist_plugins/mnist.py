@@ -71,6 +71,7 @@ from ._common import (
     refuse_shared_subsets,
     subset_from_file,
 )
+from ._common import recover_interrupted_export
 
 IMAGES_KIND = "images-idx3-ubyte"
 LABELS_KIND = "labels-idx1-ubyte"
@@ -500,6 +501,7 @@ class MnistImporter(Importer):
     def find_sources(cls, path: str) -> List[Dict]:
         """Every subset under *path*, whatever its EMNIST split."""
         path = osp.normpath(path)
+        recover_interrupted_export(path)
         if osp.isfile(path):
             return [{"url": path, "format": MnistBase.NAME}] if _DATA_FILE.match(osp.basename(path)) else []
         return [_source(files) for _, subsets in _dataset_folders(path, cls._MAX_DEPTH) for files in subsets]
@@ -508,6 +510,7 @@ class MnistImporter(Importer):
     def find_sources_with_params(cls, path: str, split: Optional[str] = None, **extra_params) -> List[Dict]:
         """The subsets to import: of one EMNIST split per folder; prefixed and merged when several folders."""
         path = osp.normpath(path)
+        recover_interrupted_export(path)
         if osp.isfile(path):
             return cls.find_sources(path)
         found = _dataset_folders(path, cls._MAX_DEPTH)
@@ -576,6 +579,8 @@ def _dataset_folders(root: str, max_depth: int) -> List[Tuple[str, List[SubsetFi
         next_level = []
         for folder in level:
             try:
+                if folder != root:
+                    recover_interrupted_export(folder)  # the root's was, by the caller
                 subsets = find_subsets(folder)
                 if subsets:
                     found.append((folder, subsets))

@@ -52,6 +52,7 @@ from ._common import (
     refuse_shared_subsets,
     subset_from_file,
 )
+from ._common import recover_interrupted_export
 from .idx import IdxFormatError, open_regular
 from ._fast import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
 
@@ -577,6 +578,7 @@ class MnistCsvImporter(Importer):
 
     @classmethod
     def find_sources(cls, path: str) -> List[Dict]:
+        recover_interrupted_export(path)
         return cls._find_sources_recursive(
             path, EXTENSION, MnistCsvBase.NAME, file_filter=lambda p: bool(_DATA_FILE.match(osp.basename(p)))
         )

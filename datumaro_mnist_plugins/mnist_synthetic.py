@@ -29,7 +29,6 @@ import numpy as np
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.errors import DatasetExportError, DatasetImportError, DatumaroError
-from datumaro.components.exporter import Exporter
 from datumaro.components.format_detection import FormatDetectionConfidence, FormatDetectionContext
 from datumaro.components.generator import DatasetGenerator
 from datumaro.components.importer import ImportContext, Importer
@@ -37,7 +36,8 @@ from datumaro.components.media import Image
 
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._common import StagedExporter, label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._common import recover_interrupted_export
 from ._fast import built_in_batches, new_image
 from .parallel_render import WORKERS_ENV, BlockRenderer
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
@@ -452,6 +452,7 @@ class MnistSyntheticImporter(Importer):
     @classmethod
     def find_sources(cls, path: str) -> List[Dict]:
         """A recipe file named explicitly (its errors are reported on import), or a folder's recipe.yaml."""
+        recover_interrupted_export(path)
         candidate = path if osp.isfile(path) else osp.join(path, RECIPE_FILE)
         if osp.isfile(candidate) and candidate.lower().endswith(RECIPE_SUFFIXES):
             return [{"url": candidate, "format": MnistSyntheticBase.NAME}]
@@ -644,7 +645,7 @@ def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
     return style
 
 
-class MnistSyntheticExporter(Exporter):
+class MnistSyntheticExporter(StagedExporter):
     """Writes recipe.yaml: exact for generated items (filtered or not), else a synthetic twin of the data.
 
     --save-media also writes preview<ext> (default .png), a contact sheet of what the recipe draws;
