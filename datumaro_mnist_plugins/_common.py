@@ -27,6 +27,7 @@ from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 from datumaro.util.os_util import contains_unsafe_path_component
 
 from ._fast import new_item
+from .subset_names import SubsetFile, check_subset_names
 
 #: Datumaro's "this item has no label" value in MNIST label files.
 NO_LABEL = 255
@@ -351,6 +352,19 @@ class ImageFileWriter:
 _STAGING_PREFIX = ".datumaro-mnist-export-"
 
 
+def check_destination(save_dir: str) -> None:
+    """Refuse, before anything is written, a destination that is (or lies under) something not a folder."""
+    path = osp.abspath(save_dir)
+    while not osp.isdir(path):
+        if osp.lexists(path):
+            kind = "file" if osp.isfile(path) else "file system entry that is not a folder"
+            where = "is" if path == osp.abspath(save_dir) else f"lies under '{path}', which is"
+            raise DatasetExportError(f"export to '{save_dir}': the destination {where} a {kind}")
+        if osp.dirname(path) == path:
+            return
+        path = osp.dirname(path)
+
+
 @contextmanager
 def staged_export(save_dir: str, owns: Callable[[str], bool]) -> Iterator[str]:
     """Yield an empty staging folder beside *save_dir*; on success, move its contents into *save_dir*.
@@ -440,10 +454,22 @@ class DigitsExporter(Exporter):
     def owns(cls, name: str) -> bool:
         raise NotImplementedError
 
+    @classmethod
+    def subset_files(cls, subset: str) -> List[SubsetFile]:
+        """Every file an export may write for *subset* (see subset_names.check_subset_names)."""
+        raise NotImplementedError
+
+    @classmethod
+    def subset_of_file(cls, name: str) -> Optional[str]:
+        """The subset the importer reads from a file named *name*, None if it is not a data file."""
+        raise NotImplementedError
+
     def _apply_impl(self) -> None:
         media_type = self._extractor.media_type()
         if media_type and not issubclass(media_type, Image):
             raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
+        check_destination(self._save_dir)
+        check_subset_names(self.NAME, self._extractor.subsets(), self.subset_files, self.subset_of_file)
         image_files = None
         if self._image_ext and self._save_media:
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written

@@ -58,6 +58,7 @@ from ._common import (
     DigitsExporter,
     Sidecar,
     SidecarCollector,
+    SubsetFile,
     SubsetWriter,
     image_files_by_id,
     label_categories,
@@ -640,3 +641,13 @@ class MnistExporter(DigitsExporter):
     @classmethod
     def owns(cls, name: str) -> bool:
         return bool(_OWNED_FILE.match(name))
+
+    @classmethod
+    def subset_files(cls, subset: str) -> List[SubsetFile]:
+        data = [SubsetFile(f"{prefix_of(subset)}-{kind}.gz", "data") for kind in _KINDS]
+        return data + [SubsetFile(subset + SIDECAR_SUFFIX, "aux"), SubsetFile(subset, "folder")]
+
+    @classmethod
+    def subset_of_file(cls, name: str) -> Optional[str]:
+        match = _DATA_FILE.match(name)
+        return _family.parse_prefix(match["prefix"]).subset if match else None
