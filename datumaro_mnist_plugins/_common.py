@@ -242,6 +242,8 @@ def to_gray_uint8(data: np.ndarray, describe: Callable[[], str]) -> np.ndarray:
     value fits 0..255; 3- and 4-channel images (BGR/BGRA, as Datumaro holds them) become grayscale
     with ITU-R 601-2 luma weights.
     """
+    if data.dtype.kind not in "biuf":  # complex, text, objects: no pixel values
+        raise DatasetExportError(f"{describe()}: image of {data.dtype} values; MNIST holds numbers 0..255")
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[:, :, 0]
     elif data.ndim == 3 and data.shape[2] in (3, 4):
@@ -269,6 +271,17 @@ def raw_pixels(image: Image) -> Optional[np.ndarray]:
     if isinstance(image, ImageFromNumpy):
         return FromDataMixin.data.fget(image)
     return image.data
+
+
+def gray_pixels(item: DatasetItem, describe: Callable[[], str]) -> Optional[np.ndarray]:
+    """The item's image as MNIST pixels (see to_gray_uint8), None if it has none; unreadable is an error."""
+    if not isinstance(item.media, Image) or not item.media.has_data:
+        return None
+    try:
+        data = raw_pixels(item.media)
+    except Exception as e:  # a missing or corrupt file, a loader that fails: whatever it raises
+        raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
+    return to_gray_uint8(np.asarray(data), describe) if data is not None else None
 
 
 def item_label(item: DatasetItem, label_count: int, describe: Callable[[], str]) -> int:
@@ -307,12 +320,17 @@ def make_item(
 # --- viewable image files (--image-ext) ----------------------------------------------------------------
 
 
+def dotted(ext: str) -> str:
+    """An image extension as written in file names: ``png`` and ``.png`` are both ``.png``."""
+    return ext if ext.startswith(".") else "." + ext
+
+
 def pillow_format_for(ext: str) -> str:
     """The Pillow format that writes *ext* files, or a clear error before anything is written."""
     from PIL import Image as PILImage
 
     PILImage.init()
-    ext = ext if ext.startswith(".") else "." + ext
+    ext = dotted(ext)
     fmt = PILImage.registered_extensions().get(ext.lower())
     if fmt is None or fmt not in PILImage.SAVE:
         writable = sorted(e for e, f in PILImage.registered_extensions().items() if f in PILImage.SAVE)
@@ -335,7 +353,7 @@ class ImageFileWriter:
     """Writes ``images/<subset>/<id><ext>`` with Pillow so a person can look at the data."""
 
     def __init__(self, save_dir: str, ext: str) -> None:
-        self.ext = ext if ext.startswith(".") else "." + ext
+        self.ext = dotted(ext)
         self.format = pillow_format_for(self.ext)
         self.save_dir = save_dir
 
@@ -494,14 +512,7 @@ class DigitsExporter(Exporter):
                 describe = lambda: f"item '{item.id}' of subset '{subset_name}'"  # noqa: E731
                 check_export_id(item.id, describe)
                 label = item_label(item, label_count, describe)
-                pixels = None
-                if self._save_media and isinstance(item.media, Image) and item.media.has_data:
-                    try:
-                        data = raw_pixels(item.media)
-                    except Exception as e:
-                        raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
-                    if data is not None:
-                        pixels = to_gray_uint8(data, describe)
+                pixels = gray_pixels(item, describe) if self._save_media else None
                 writer.add(label, pixels)
                 writer.add_label_attributes(label_attributes(item), describe)
                 collector.add(item.id, pixels.shape if pixels is not None else (0, 0))
