@@ -185,13 +185,25 @@ class Sidecar:
         return cls(ids=ids, sizes=sizes)
 
 
+#: The longest item id our files hold: every sidecar we write must import (mnist's cells, csv's field limit).
+MAX_ID_CHARS = 8192
+
+
 def unsafe_id_reason(item_id: str) -> Optional[str]:
     """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
-    if item_id[:1] not in ("", "/", "\\") and item_id[1:2] != ":" and ".." not in item_id and "\0" not in item_id:
+    if (
+        item_id[:1] not in ("", "/", "\\")
+        and item_id[1:2] != ":"
+        and ".." not in item_id
+        and "\0" not in item_id
+        and len(item_id) <= MAX_ID_CHARS
+    ):
         return None  # the common case, decided without the regular expressions below (export's hot loop)
     normalized = item_id.replace("\\", "/")
     if not item_id:
         return "is empty"
+    if len(item_id) > MAX_ID_CHARS:
+        return f"is {len(item_id)} characters long; ids are at most {MAX_ID_CHARS}"
     if "\0" in item_id:  # no file name holds it, and the IDX sidecar's NUL-padded cells would drop it
         return "contains a NUL character"
     if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
@@ -201,10 +213,15 @@ def unsafe_id_reason(item_id: str) -> Optional[str]:
     return None
 
 
+def shown_id(item_id: str) -> str:
+    """An id as error messages show it: a long one cut short."""
+    return item_id if len(item_id) <= 80 else item_id[:60] + f"... ({len(item_id)} characters)"
+
+
 def check_item_id(path: str, item_id: str, where: str) -> None:
     reason = unsafe_id_reason(item_id)
     if reason:
-        raise DatasetImportError(f"{path}: {where}: item id {item_id!r} {reason}")
+        raise DatasetImportError(f"{path}: {where}: item id {shown_id(item_id)!r} {reason}")
 
 
 class SidecarCollector:
@@ -509,7 +526,7 @@ class DigitsExporter(Exporter):
         progress = self._ctx.progress_reporter
         try:
             for item in progress.iter(subset, desc=f"Exporting '{subset_name}'"):
-                describe = lambda: f"item '{item.id}' of subset '{subset_name}'"  # noqa: E731
+                describe = lambda: f"item '{shown_id(item.id)}' of subset '{subset_name}'"  # noqa: E731
                 check_export_id(item.id, describe)
                 label = item_label(item, label_count, describe)
                 pixels = gray_pixels(item, describe) if self._save_media else None

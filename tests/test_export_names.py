@@ -159,3 +159,49 @@ def test_export_onto_a_file_fails_before_writing(tmp_path, fmt):
             dataset.env.exporters[fmt].convert(dataset, save_dir=str(dest), save_media=True)
     assert target.read_bytes() == b"keep me"
     assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+# --- long ids: the sidecars that hold them must import -------------------------------------------------
+
+def item_ids():
+    """Ids the id rule allows: short or up to 5,000 characters, any unicode (astral, commas, quotes, newlines)."""
+    alphabet = st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
+    tricky = st.sampled_from([",", '"', "\n", "\r", " ", "𝔘", "😀", "é", "\t", "'", "\\"])
+    piece = st.text(st.one_of(alphabet, tricky), min_size=1, max_size=20)
+    long = st.builds(lambda base, n: (base * n)[:n], piece, st.integers(1, 5000))
+    return st.one_of(piece, long).filter(lambda i: unsafe_id_reason_of(i) is None)
+
+
+def unsafe_id_reason_of(item_id):
+    from datumaro_mnist_plugins._common import unsafe_id_reason
+
+    try:
+        DatasetItem(id=item_id)
+    except ValueError:
+        return "Datumaro refuses it"
+    return unsafe_id_reason(item_id)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=25, **SETTINGS)
+@given(ids=st.lists(item_ids(), min_size=1, max_size=3, unique=True), sizes=st.booleans())
+def test_any_ids_round_trip(fmt, ids, sizes):
+    dataset = dataset_of(["train"], ids=ids, sizes=sizes)
+    assume(len(dataset) == len(ids))  # Datumaro may normalize two ids into one
+    with tempfile.TemporaryDirectory() as root:
+        round_trips(dataset, osp.join(root, "out"), fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("length", [5000, 8192])
+def test_ids_at_the_limit_round_trip_with_sizes(tmp_path, fmt, length):
+    ids = ["😀" * length, "a," * (length // 2)]
+    round_trips(dataset_of(["train"], ids=ids, sizes=True), str(tmp_path / "out"), fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ids_over_the_limit_are_refused_before_writing(tmp_path, fmt):
+    from datumaro_mnist_plugins._common import MAX_ID_CHARS
+
+    message = refuses_before_writing(dataset_of(["train"], ids=("x" * (MAX_ID_CHARS + 1), "1")), str(tmp_path / "out"), fmt)
+    assert f"at most {MAX_ID_CHARS}" in message and len(message) < 300
