@@ -35,7 +35,7 @@ from datumaro.components.media import Image
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
 from ._common import label_categories, label_names_of, make_item, pillow_format_for, staged_export
-from ._common import check_destination, dotted, gray_pixels
+from ._common import NO_LABEL, check_destination, dotted, gray_pixels, item_label, shown_id
 from .recipe_limits import (
     MAX_FILTERED_COUNT,
     RecipeTooCostly,
@@ -512,11 +512,12 @@ def twin_recipe(extractor, seed: int = 0) -> Recipe:
     for item in extractor:
         totals[item.subset] = totals.get(item.subset, 0) + 1
         per_class = counts.setdefault(item.subset, np.zeros(len(names), np.int64))
-        labels = [a.label for a in item.annotations if a.type == AnnotationType.label]
-        if labels:
-            per_class[labels[0]] += 1
+        describe = lambda: f"item '{shown_id(item.id)}' of subset '{item.subset}'"  # noqa: E731
+        label = item_label(item, len(names), describe)  # a label outside the categories is an error
+        if label != NO_LABEL:
+            per_class[label] += 1
         if len(samples) < _STYLE_SAMPLE:
-            pixels = gray_pixels(item, lambda: f"item '{item.id}' of subset '{item.subset}'")
+            pixels = gray_pixels(item, describe)
             if pixels is not None:
                 samples.append(pixels)
     overall = sum(counts.values()) if counts else np.ones(len(names))

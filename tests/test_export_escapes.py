@@ -122,3 +122,21 @@ def test_preview_sheet_size_bound():
     assert width * height <= MAX_SHEET_PIXELS
     with pytest.raises(DatumaroError):
         sheet_size(28, 1000, 10, 10)
+
+
+def test_a_twin_of_labels_outside_the_categories_is_an_error_naming_the_item(tmp_path):
+    dataset = Dataset.from_iterable(
+        [DatasetItem(id="x", subset="train", media=Image.from_numpy(data=np.zeros((28, 28), np.uint8)),
+                     annotations=[Label(15)])],
+        categories={AnnotationType.label: LabelCategories.from_iterable(DIGIT_CATEGORIES)},
+    )
+    with pytest.raises(DatasetExportError, match="item 'x'.*label 15"):
+        export(dataset, tmp_path / "out", "mnist_synthetic")
+
+
+def test_preview_of_a_dataset_without_label_categories(tmp_path):
+    from datumaro_mnist_plugins.preview import collect_samples, contact_sheet
+
+    dataset = Dataset.from_iterable([DatasetItem(id="x", media=Image.from_numpy(data=np.zeros((28, 28), np.uint8)))])
+    assert collect_samples(dataset, 3) == {}
+    assert contact_sheet({}, [], 3).size[1] > 0
