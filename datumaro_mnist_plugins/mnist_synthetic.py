@@ -38,6 +38,7 @@ from ._common import label_categories, label_names_of, make_item, pillow_format_
 from ._common import NO_LABEL, check_destination, dotted, gray_pixels, item_label, shown_id
 from .recipe_limits import (
     MAX_FILTERED_COUNT,
+    MAX_RECIPE_BYTES,
     RecipeTooCostly,
     brief,
     expand_ranges,
@@ -166,8 +167,9 @@ class Recipe:
         if not isinstance(style_data, Mapping):
             raise fail("style", "must be a mapping of style knobs")
         known = [f.name for f in dataclasses.fields(DigitStyle)]
-        for key in unknown_keys(style_data, known):
-            raise fail(f"style.{key}", f"unknown style knob (known: {', '.join(known)})")
+        unknown = unknown_keys(style_data, known)
+        if unknown:
+            raise fail(f"style.{unknown[0]}", f"unknown style knob (known: {', '.join(known)})")
         try:
             style = DigitStyle(**style_data)  # it validates every knob (and stores lists as tuples)
         except (TypeError, ValueError) as e:
@@ -225,7 +227,7 @@ def _subset_spec(value: Any, class_count: int, fail) -> SubsetSpec:
         or len(keep) > class_count
         or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < class_count for k in keep)
     ):
-        raise fail(f"keep_classes must be distinct class indices 0..{class_count - 1}")
+        raise fail(f"keep_classes must be at most {class_count} class indices 0..{class_count - 1}")
     indices = value.get("indices")
     if (keep is not None or indices is not None) and count > MAX_FILTERED_COUNT:
         raise fail(f"a filtered subset (keep_classes, indices) lists its items: count is at most {MAX_FILTERED_COUNT}")
@@ -246,8 +248,6 @@ def load_recipe(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Rec
     """Read and validate a recipe file (or a folder holding ``recipe.yaml``), with *overrides* on top."""
     if osp.isdir(path):
         path = osp.join(path, RECIPE_FILE)
-    from .recipe_limits import MAX_RECIPE_BYTES
-
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_RECIPE_BYTES + 1)
@@ -640,8 +640,8 @@ class MnistSyntheticExporter(Exporter):
 
         size = recipe.style.image_size
         per_class, scale = min(10, max(1, 4096 // size)), 2 if size <= 64 else 1  # a sheet of a few MB at most
-        sheet = contact_sheet(collect_samples(MnistSyntheticBase(recipe=recipe), per_class), recipe.label_names, per_class, scale)
-        sheet.save(path)
+        samples = collect_samples(MnistSyntheticBase(recipe=recipe), per_class)
+        contact_sheet(samples, recipe.label_names, per_class, scale).save(path)
 
 
 def _write_recipe(path: str, recipe: Recipe, kind: str) -> None:
