@@ -1,10 +1,11 @@
 """Bounds on what a recipe may make us allocate: its file, its YAML, and every number it writes.
 
-A recipe is a few lines of text, so nothing in one may cost much: a file over ``MAX_RECIPE_BYTES``, a
-YAML alias (a few hundred bytes of ``&a [*b, *b, ...]`` expand to billions of values), more than
-``MAX_YAML_VALUES`` values, nesting deeper than ``MAX_YAML_DEPTH`` are refused before they are built;
-the numbers that size lists (``count`` of a filtered subset, ``indices`` ranges) are checked before
-anything is expanded. Errors name the file and the key, and print values shortened (:func:`brief`).
+A recipe is a few lines of text, so nothing in one may cost much. Refused before they are built: a
+file over ``MAX_RECIPE_BYTES`` (JSON: ``MAX_JSON_BYTES``), a YAML alias (a few hundred bytes of
+``&a [*b, *b, ...]`` expand to billions of values), more than ``MAX_YAML_VALUES`` values, nesting deeper
+than ``MAX_YAML_DEPTH``. The numbers that size lists (``count`` of a filtered subset, ``indices``
+ranges) are checked before anything is expanded. Errors name the file and the key, and print values
+shortened (:func:`brief`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, Iterable, List, Sequence
 
 #: Larger than any recipe we write (a filtered subset of MAX_FILTERED_COUNT items as ranges included).
 MAX_RECIPE_BYTES = 8 << 20
+#: JSON recipes are written by hand, and json.loads can't be stopped early: 1 MB of ``[],`` is 21 MB of lists.
+MAX_JSON_BYTES = 1 << 20
 #: Scalars, lists and mappings in one YAML recipe: a recipe has dozens; long index lists are ranges.
 MAX_YAML_VALUES = 10_000
 MAX_YAML_DEPTH = 64
@@ -60,8 +63,9 @@ def _check_events(events: Iterable) -> None:
 
 def parse_recipe_text(raw: bytes, is_json: bool) -> Any:
     """The data of a recipe file's bytes; RecipeTooCostly, ValueError or yaml.YAMLError if it is no recipe."""
-    if len(raw) > MAX_RECIPE_BYTES:
-        raise RecipeTooCostly(f"{len(raw)} bytes or more; a recipe is at most {MAX_RECIPE_BYTES} bytes")
+    limit = MAX_JSON_BYTES if is_json else MAX_RECIPE_BYTES
+    if len(raw) > limit:
+        raise RecipeTooCostly(f"{len(raw)} bytes or more; a {'JSON' if is_json else 'YAML'} recipe is at most {limit} bytes")
     text = raw.decode("utf-8-sig")
     if is_json:
         return json.loads(text)

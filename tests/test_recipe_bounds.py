@@ -57,6 +57,7 @@ HOSTILE = {
     "mixed subset key types": ("recipe.yaml", "subsets: {train: {1: 2, count: 3}}", ["subsets.train"]),
     "deep YAML nesting": ("recipe.yaml", "seed: " + "[" * 5000 + "]" * 5000, ["recipe.yaml"]),
     "deep JSON nesting": ("recipe.json", '{"seed": ' + "[" * 100000 + "]" * 100000 + "}", ["recipe.json"]),
+    "a JSON recipe of 8 MB of lists": ("recipe.json", '{"seed": [' + "[]," * (8 << 18) + "[]]}", ["bytes"]),
     "a recipe file of 9 MB": ("recipe.yaml", "seed: 1\n" + "#" * (9 << 20) + "\n", ["bytes"]),
 }
 
