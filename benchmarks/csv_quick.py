@@ -1,6 +1,9 @@
-"""Quick `mnist_csv` timings: the 5,000 real digits (and them twice, 10,000 rows), ours vs Datumaro's built-in.
+"""Quick `mnist_csv` timings: real digits (5,000 of them, and them twice), ours vs Datumaro's built-in.
 
     python benchmarks/csv_quick.py [--data ../shared/data/mnist-dev] [--repeat 5]
+
+Without ``--data`` it uses ``../shared/data/mnist-dev`` when that folder exists, and otherwise the 100 real
+digits in ``assets/mnist-sample`` (saying so): a clone runs it as it is.
 
 One process, best of ``--repeat`` runs (the machine is shared; the best run is the least disturbed).
 Both sides are called as classes, not through format lookup: the built-in's ``MnistCsvBase`` /
@@ -19,10 +22,25 @@ import shutil
 import sys
 import tempfile
 import time
+from typing import Optional
 
 
 HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_DATA = osp.normpath(osp.join(HERE, "..", "..", "shared", "data", "mnist-dev"))
+SAMPLE_DATA = osp.normpath(osp.join(HERE, "..", "assets", "mnist-sample"))
+FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def data_folder(parser: argparse.ArgumentParser, given: Optional[str]) -> str:
+    """``--data`` if given (an error, not a traceback, when it lacks the files); else the real digits, else the sample."""
+    folder = given or DEFAULT_DATA
+    missing = [name for name in FILES if not osp.isfile(osp.join(folder, name))]
+    if not missing:
+        return folder
+    if given:
+        parser.error(f"--data {given}: no {', '.join(missing)} there")
+    print(f"note: {DEFAULT_DATA} is absent; using the 100-digit sample in {SAMPLE_DATA} (pass --data for more)")
+    return SAMPLE_DATA
 
 
 def best(repeat: int, run) -> float:
@@ -36,9 +54,10 @@ def best(repeat: int, run) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--data", help=f"folder with {FILES[0]} and {FILES[1]} (default {DEFAULT_DATA})")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    data = data_folder(parser, args.data)
 
     from datumaro.components.annotation import AnnotationType, Label, LabelCategories
     from datumaro.components.dataset import Dataset
@@ -49,8 +68,9 @@ def main() -> None:
     from datumaro_mnist_plugins import idx
     from datumaro_mnist_plugins import mnist_csv as ours
 
-    images = idx.read_idx(osp.join(args.data, "t10k-images-idx3-ubyte.gz"))
-    labels = idx.read_idx(osp.join(args.data, "t10k-labels-idx1-ubyte.gz"))
+    images = idx.read_idx(osp.join(data, FILES[0]))
+    labels = idx.read_idx(osp.join(data, FILES[1]))
+    n = len(images)
     digits = Dataset.from_iterable(
         [
             DatasetItem(id=str(i), subset="test", media=Image.from_numpy(data=images[i]), annotations=[Label(int(labels[i]))])
@@ -71,8 +91,8 @@ def main() -> None:
                 data = f.read()
             with open(twice, "wb") as f:
                 f.write(data + data)
-            cells = {"export 5,000": export}
-            for name, csv_path in (("5,000", path), ("10,000", twice)):
+            cells = {f"export {n:,}": export}
+            for name, csv_path in ((f"{n:,}", path), (f"{2 * n:,}", twice)):
                 cells[f"parse {name}"] = best(args.repeat, lambda: module.MnistCsvBase(csv_path))
                 cells[f"import {name}"] = best(
                     args.repeat, lambda: [item.media.data for item in module.MnistCsvBase(csv_path)]

@@ -11,7 +11,8 @@ their own classes, imported from ``datumaro.plugins.data_formats``; ours through
 ``Dataset.import_from(path, "mnist")``, which the registration hook points at this package (each case
 checks which class it got). A row is skipped, with a note, when one of our formats isn't registered.
 
-The table is printed and written as Markdown (``--markdown``, default ``benchmarks/latest.md``).
+The table is printed and written as Markdown to ``benchmarks/out/latest.md`` (untracked; ``--markdown PATH``
+elsewhere); ``--record`` writes the committed ``benchmarks/latest.md`` instead.
 Timings belong here, never in unit tests.
 """
 
@@ -42,7 +43,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
 DEFAULT_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data", "mnist-dev"))
 SAMPLE_DATA = osp.join(REPO, "assets", "mnist-sample")
-DEFAULT_MARKDOWN = osp.join(HERE, "latest.md")
+DEFAULT_MARKDOWN = osp.join(HERE, "out", "latest.md")  # untracked (.gitignore)
+RECORDED_MARKDOWN = osp.join(HERE, "latest.md")  # the committed table: only with --record
 DISABLE = "DATUMARO_MNIST_PLUGINS_DISABLE"
 IMAGES, LABELS = "images-idx3-ubyte", "labels-idx1-ubyte"
 DEFAULT_COMPRESS_LEVEL = 6  # the mnist exporter's default (--compress-level)
@@ -756,7 +758,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", default=None, help="folder with t10k-images/labels IDX .gz files (real digits)")
     parser.add_argument("--compress-level", type=int, default=DEFAULT_COMPRESS_LEVEL, choices=range(10), metavar="0-9",
                         help="gzip level of our mnist export and of the zlib floor (default: the exporter's, %(default)s)")
-    parser.add_argument("--markdown", default=DEFAULT_MARKDOWN, help="where to write the table (default %(default)s)")
+    parser.add_argument("--markdown", default=None, help=f"where to write the table (default {DEFAULT_MARKDOWN})")
+    parser.add_argument("--record", action="store_true", help=f"write the table to the committed {RECORDED_MARKDOWN}")
     parser.add_argument("--tmp", default=None, help="where to build the inputs (a temporary folder inside it)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -859,10 +862,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows = build_rows(args, sizes, results, startup, notes)
     text = render(rows, machine_header(args, sizes, data, results["baseline"], load_before), notes)
     print(text)
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"written to {args.markdown}", file=sys.stderr)
+    markdown = args.markdown or (RECORDED_MARKDOWN if args.record else DEFAULT_MARKDOWN)
+    os.makedirs(osp.dirname(osp.abspath(markdown)), exist_ok=True)
+    with open(markdown, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"written to {markdown}", file=sys.stderr)
     return 0
 
 

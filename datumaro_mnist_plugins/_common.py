@@ -124,7 +124,9 @@ def save_label_names(save_dir: str, extractor, save_dataset_meta: bool) -> None:
     with open(osp.join(save_dir, LABELS_FILE), "w", encoding="utf-8") as f:
         f.writelines(name + "\n" for name in names)
     if save_dataset_meta or not all(_fits_a_line(name) for name in names):
-        save_meta_file(save_dir, extractor.categories())
+        categories = dict(extractor.categories())
+        categories.setdefault(AnnotationType.label, LabelCategories())  # save_meta_file assumes label categories
+        save_meta_file(save_dir, categories)
 
 
 def _fits_a_line(name: str) -> bool:
@@ -355,6 +357,19 @@ def pillow_format_for(ext: str) -> str:
     return fmt
 
 
+def check_image_ext_needs_media(image_ext: Optional[str], save_media: Optional[bool], writes: str) -> None:
+    """One rule for all our exporters: ``--image-ext`` without ``--save-media`` is an error, not ignored.
+
+    Datumaro's own exporters drop the option silently; but a user who names an image format expects
+    image files, and getting none without a word is the worse surprise. *writes* says which files.
+    """
+    if image_ext and not save_media:
+        raise DatasetExportError(
+            f"--image-ext '{image_ext}' sets the format of {writes}, which only --save-media writes: "
+            "add --save-media (image_ext needs save_media=True), or drop --image-ext"
+        )
+
+
 def image_files_by_id(folder: str) -> Dict[str, str]:
     """``images/<subset>/`` files by item id (the path below the folder, without its extension)."""
     found = {}
@@ -478,12 +493,32 @@ class DigitsExporter(Exporter):
 
     DEFAULT_IMAGE_EXT = ".png"
 
+    @classmethod
+    def build_cmdline_parser(cls, **kwargs):
+        from .layouts import add_training_options  # layouts imports this module
+
+        parser = super().build_cmdline_parser(**kwargs)
+        add_training_options(parser)
+        return parser
+
+    def __init__(self, extractor, save_dir, *, subset_map=None, label_values: str = "index", **kwargs):
+        super().__init__(extractor, save_dir, **kwargs)
+        self._subset_map = subset_map
+        self._label_values = label_values
+
     @property
     def can_stream(self) -> bool:
         return True
 
     def open_subset(self, staging: str, subset: str) -> SubsetWriter:
         raise NotImplementedError
+
+    def data_folder(self, staging: str) -> str:
+        """Where in the staging folder the data files go (the ``mnist`` torchvision layout nests them)."""
+        return staging
+
+    def check_before_writing(self) -> None:
+        """A last look at the (renamed) dataset and the options, before any file is written."""
 
     @classmethod
     def owns(cls, name: str) -> bool:
@@ -500,23 +535,31 @@ class DigitsExporter(Exporter):
         raise NotImplementedError
 
     def _apply_impl(self) -> None:
+        from .layouts import training_view
+
+        self._extractor = training_view(self._extractor, self._subset_map, self._label_values)
         media_type = self._extractor.media_type()
         if media_type and not issubclass(media_type, Image):
             raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
         check_destination(self._save_dir)
         check_subset_names(self.NAME, self._extractor.subsets(), self.subset_files, self.subset_of_file)
         image_files = None
+        copies = f"the viewable copies {IMAGES_DIR}/<subset>/<id><ext>"
+        check_image_ext_needs_media(self._image_ext, self._save_media, copies)
         if self._image_ext and self._save_media:
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
         label_count = len(label_names_of(self._extractor))
+        self.check_before_writing()
 
         try:
             with staged_export(self._save_dir, self.owns) as staging:
+                folder = self.data_folder(staging)
+                os.makedirs(folder, exist_ok=True)
                 if self._image_ext and self._save_media:
-                    image_files = ImageFileWriter(staging, self._image_ext)
+                    image_files = ImageFileWriter(folder, self._image_ext)
                 for subset_name, subset in self._extractor.subsets().items():
-                    self._export_subset(staging, subset_name, subset, label_count, image_files)
-                save_label_names(staging, self._extractor, self._save_dataset_meta)
+                    self._export_subset(folder, subset_name, subset, label_count, image_files)
+                save_label_names(folder, self._extractor, self._save_dataset_meta)
         except OSError as e:  # a full disk, a read-only folder: say where, not only errno
             raise DatasetExportError(f"export to '{self._save_dir}' failed: {e}") from e
 

@@ -30,8 +30,11 @@ PLUGINS = (
     ("mnist_synthetic", "Importer", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticImporter", [".yaml", ".yml", ".json"]),
     ("mnist_synthetic", "Exporter", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticExporter", None),
     ("mnist_synthetic", "DatasetGenerator", "datumaro_mnist_plugins.mnist_synthetic.MnistSyntheticGenerator", None),
+    ("gray_to_rgb", "Transform", "datumaro_mnist_plugins.transforms.GrayToRgb", None),
 )
-FORMAT_NAMES = frozenset(name for name, *_ in PLUGINS)
+#: Every name we register (a built-in of the same name is replaced); the dataset formats among them.
+PLUGIN_NAMES = frozenset(name for name, *_ in PLUGINS)
+FORMAT_NAMES = frozenset(name for name, kind, *_ in PLUGINS if kind != "Transform")
 
 
 def install() -> None:
@@ -93,7 +96,7 @@ def _our_plugins():
 
 
 def _is_replaced(plugin) -> bool:
-    return getattr(plugin, "NAME", None) in FORMAT_NAMES
+    return getattr(plugin, "NAME", None) in PLUGIN_NAMES
 
 
 def _patch(env_module) -> None:
@@ -112,6 +115,9 @@ def _patch(env_module) -> None:
     Environment._load_builtin_plugins_from_importlib = with_ours(Environment._load_builtin_plugins_from_importlib)
     Environment.detect_dataset = _skipping_unloadable_importers(Environment.detect_dataset)
     setattr(Environment, _PATCHED, True)
+    from .error_lines import install as complete_error_lines
+
+    complete_error_lines()  # the CLI's first line for an error of ours names the file and the reason
 
     # An environment that already registered the built-ins (registration after first use) is updated.
     default = getattr(env_module, "DEFAULT_ENVIRONMENT", None)
@@ -122,12 +128,12 @@ def _patch(env_module) -> None:
 def replace_in(env, plugins) -> None:
     """Replace the plugins of *env* named like ours with *plugins*, keeping each name registered once."""
     for registry in (env.extractors, env.importers, env.exporters, env.generators, env.transforms, env.validators):
-        for name in FORMAT_NAMES & set(registry):
+        for name in PLUGIN_NAMES & set(registry):
             registry.unregister(name)
         groups = getattr(registry, "extension_groups", None)
         if groups is not None:
             for ext, entries in groups.items():
-                entries[:] = [(n, p) for n, p in entries if n not in FORMAT_NAMES]
+                entries[:] = [(n, p) for n, p in entries if n not in PLUGIN_NAMES]
     env.register_plugins(plugins)
 
 

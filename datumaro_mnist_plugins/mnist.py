@@ -26,7 +26,8 @@ are every folder's class names, each name once (the digits of MNIST and QMNIST a
 EMNIST ships six splits in one folder, different classes over mostly the same images: one import reads
 one split, chosen with the import option ``split`` (``Dataset.import_from(path, "mnist", split="letters")``);
 a folder of several splits without it is an error listing them. The exporter writes the classic upright
-layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes.
+layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes; ``layouts.py`` has
+its other options (``--compression``, ``--layout torchvision``, ``--subset-map``, ``--label-values``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from datumaro.components.media import Image
 
 from . import _family, idx
 from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
+from . import layouts
 from ._common import (
     IMAGES_DIR,
     MAX_ID_CHARS,
@@ -63,6 +65,7 @@ from ._common import (
     SubsetWriter,
     image_files_by_id,
     label_categories,
+    label_names_of,
     make_item,
 )
 
@@ -551,10 +554,11 @@ def _dataset_folders(root: str, max_depth: int) -> List[Tuple[str, List[SubsetFi
 class _IdxSubsetWriter(SubsetWriter):
     """Labels in memory, pixels streamed to a temporary raw file, IDX files written at the end."""
 
-    def __init__(self, staging: str, subset: str, compress_level: int):
+    def __init__(self, staging: str, subset: str, compress_level: int, layout: layouts.Layout):
         self._staging = staging
         self._subset = subset
-        self._prefix = prefix_of(subset)
+        self._layout = layout
+        self._prefix = layout.prefixes[subset] if layout.prefixes is not None else prefix_of(subset)
         self._compress_level = compress_level
         self._labels = bytearray()
         self._payload = tempfile.TemporaryFile(dir=staging)
@@ -568,7 +572,7 @@ class _IdxSubsetWriter(SubsetWriter):
     def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
         self._labels.append(label)
         if pixels is not None:
-            pixels = np.ascontiguousarray(pixels)
+            pixels = np.ascontiguousarray(pixels.T if self._layout.transposed else pixels)
             self._batch.append(pixels)
             self._batch_bytes += pixels.nbytes
             self._pixels_written += 1
@@ -589,31 +593,36 @@ class _IdxSubsetWriter(SubsetWriter):
         count = len(self._labels)
         has_images = self._pixels_written > 0
         labels = np.frombuffer(bytes(self._labels), dtype=np.uint8)
-        labels_path = osp.join(self._staging, f"{self._prefix}-{LABELS_KIND}.gz")
+        layouts.check_complete(self._layout, self._subset, labels, collector)
+        suffix = self._layout.suffix
+        labels_path = osp.join(self._staging, f"{self._prefix}-{LABELS_KIND}{suffix}")
         idx.write_idx(labels_path, labels, compress_level=self._compress_level)
-        if self._has_extended:
+        if self._has_extended or self._layout.extended_labels:
             extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, _family.QMNIST_WIDTH - 1)
             idx.write_idx(
-                osp.join(self._staging, f"{self._prefix}-{_family.EXTENDED_LABELS_KIND}.gz"),
+                osp.join(self._staging, f"{self._prefix}-{_family.EXTENDED_LABELS_KIND}{suffix}"),
                 np.column_stack([labels.astype(np.int32), extended]).astype(np.int32),
                 compress_level=self._compress_level,
             )
         if has_images:
             size = collector.uniform_size
+            if size and self._layout.transposed:
+                size = size[::-1]
             # A valid IDX3 when all images share a size; mixed sizes live in the sidecar (dims 0 x 0).
             shape = (count, *size) if size else (count, 0, 0)
             self._write_batch()
             self._payload.seek(0)
             idx.write_idx_from_stream(
-                osp.join(self._staging, f"{self._prefix}-{IMAGES_KIND}.gz"),
+                osp.join(self._staging, f"{self._prefix}-{IMAGES_KIND}{suffix}"),
                 np.dtype(np.uint8),
                 shape,
                 self._payload,
                 compress_level=self._compress_level,
             )
         sidecar = collector.sidecar(has_images)
-        if sidecar:
-            write_sidecar(osp.join(self._staging, self._subset + SIDECAR_SUFFIX), sidecar)
+        if sidecar:  # named as the importer looks for it: after the prefix's subset
+            name = subset_of(self._prefix) if self._layout.prefixes is not None else self._subset
+            write_sidecar(osp.join(self._staging, name + SIDECAR_SUFFIX), sidecar)
 
     def close(self) -> None:
         self._payload.close()
@@ -623,7 +632,8 @@ _OWNED_FILE = re.compile(rf"(.+-({'|'.join(_KINDS)})(\.gz|\.xz|\.bz2)?|.+{SIDECA
 
 
 class MnistExporter(DigitsExporter):
-    """Writes valid IDX files (gzip), labels.txt, and a sidecar only when ids or sizes need one."""
+    """Writes valid IDX files (gzip by default), labels.txt, and a sidecar only when ids or sizes need one;
+    or, with ``layout="torchvision"``, the raw files a ``torchvision.datasets`` class reads (see layouts.py)."""
 
     DEFAULT_COMPRESS_LEVEL = 6
 
@@ -636,26 +646,57 @@ class MnistExporter(DigitsExporter):
             choices=range(10),
             default=cls.DEFAULT_COMPRESS_LEVEL,
             metavar="0-9",
-            help="gzip compression level of the IDX files (default: %(default)s)",
+            help="compression level of the IDX files (default: %(default)s)",
         )
+        layouts.add_layout_options(parser)
         return parser
 
-    def __init__(self, extractor, save_dir, *, compress_level: int = DEFAULT_COMPRESS_LEVEL, **kwargs):
+    def __init__(
+        self,
+        extractor,
+        save_dir,
+        *,
+        compress_level: int = DEFAULT_COMPRESS_LEVEL,
+        compression: Optional[str] = None,
+        layout: str = "flat",
+        torchvision_class: str = "MNIST",
+        emnist_split: Optional[str] = None,
+        **kwargs,
+    ):
         super().__init__(extractor, save_dir, **kwargs)
         if compress_level not in range(10):
             raise DatasetExportError(f"compress_level must be 0..9, not {compress_level}")
+        if layout not in layouts.LAYOUTS:
+            raise DatasetExportError(f"--layout '{layout}' is not one of {', '.join(layouts.LAYOUTS)}")
         self._compress_level = compress_level
+        self._layout_options = (layout, compression, torchvision_class, emnist_split)
+        self._layout = layouts.flat_layout(compression)  # the torchvision layout needs the subsets: later
+
+    def check_before_writing(self) -> None:
+        layout, compression, torchvision_class, emnist_split = self._layout_options
+        if layout == "torchvision":
+            if not self._save_media:
+                raise DatasetExportError("--layout torchvision writes the images torchvision reads: add --save-media")
+            subsets = self._extractor.subsets()
+            self._layout = layouts.torchvision_layout(torchvision_class, emnist_split, compression, subsets)
+            layouts.warn_about_class_names(torchvision_class, emnist_split, label_names_of(self._extractor))
+
+    def data_folder(self, staging: str) -> str:
+        return osp.join(staging, *self._layout.folder.split("/")) if self._layout.folder else staging
 
     def open_subset(self, staging: str, subset: str) -> SubsetWriter:
-        return _IdxSubsetWriter(staging, subset, self._compress_level)
+        return _IdxSubsetWriter(staging, subset, self._compress_level, self._layout)
 
     @classmethod
     def owns(cls, name: str) -> bool:
+        # not the torchvision class folders: a root holds several side by side (MNIST/ of a download, our
+        # FashionMNIST/); an export replaces the one it writes and keeps the others
         return bool(_OWNED_FILE.match(name))
 
     @classmethod
     def subset_files(cls, subset: str) -> List[SubsetFile]:
-        data = [SubsetFile(f"{prefix_of(subset)}-{kind}.gz", "data") for kind in _KINDS]
+        longest = max(_COMPRESSION_PREFERENCE, key=len)  # whichever --compression: names fit and read back alike
+        data = [SubsetFile(f"{prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
         return data + [SubsetFile(subset + SIDECAR_SUFFIX, "aux"), SubsetFile(subset, "folder")]
 
     @classmethod

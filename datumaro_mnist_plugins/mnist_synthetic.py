@@ -47,6 +47,7 @@ from .recipe_limits import (
     valid_proportions,
 )
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
+from ._common import check_image_ext_needs_media
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 #: The file a folder-shaped recipe (an exporter's output) keeps its recipe in.
@@ -439,6 +440,11 @@ class MnistSyntheticGenerator(DatasetGenerator):
         self._recipe = Recipe.from_mapping({"seed": seed, "subsets": {subset: int(count)}, "style": style, **recipe})
         self._output_dir = output_dir
 
+    @classmethod
+    def generate(cls, output_dir: str, count: int, shape=(28, 28), **options) -> None:
+        """Datumaro's ``DatasetGenerator.generate`` with MNIST's 28x28 as the default shape."""
+        return cls(output_dir, count, shape, **options).generate_dataset()
+
     def generate_dataset(self) -> None:
         from datumaro.components.dataset import StreamDataset
 
@@ -612,11 +618,7 @@ class MnistSyntheticExporter(Exporter):
         return name in (RECIPE_FILE, DATASET_META_FILE) or name.startswith(cls.PREVIEW_NAME + ".")
 
     def _apply_impl(self) -> None:
-        if self._image_ext and not self._save_media:
-            raise DatasetExportError(
-                "mnist_synthetic writes a recipe, not images: --image-ext sets the format of the preview "
-                "sheet, which only --save-media writes"
-            )
+        check_image_ext_needs_media(self._image_ext, self._save_media, f"the preview sheet {self.PREVIEW_NAME}<ext>")
         check_destination(self._save_dir)
         ext = dotted(self._image_ext or self.DEFAULT_IMAGE_EXT)
         if self._save_media:
