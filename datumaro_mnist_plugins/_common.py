@@ -542,14 +542,14 @@ class DigitsExporter(Exporter):
         if media_type and not issubclass(media_type, Image):
             raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
         check_destination(self._save_dir)
-        check_subset_names(self.NAME, self._extractor.subsets(), self.subset_files, self.subset_of_file)
         image_files = None
         copies = f"the viewable copies {IMAGES_DIR}/<subset>/<id><ext>"
         check_image_ext_needs_media(self._image_ext, self._save_media, copies)
         if self._image_ext and self._save_media:
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
         label_count = len(label_names_of(self._extractor))
-        self.check_before_writing()
+        self.check_before_writing()  # a layout's own rules on subset names come first
+        check_subset_names(self.NAME, self._extractor.subsets(), self.subset_files, self.subset_of_file)
 
         try:
             with staged_export(self._save_dir, self.owns) as staging:
