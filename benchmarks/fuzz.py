@@ -3,7 +3,8 @@
 Each run takes one seed dataset folder built from real MNIST files (``../shared/data``, or the 100 real
 digits in ``assets/mnist-sample`` when the shared data is absent), mutates it — bit flips, header fields
 set to edge values, truncation, extension, spliced bytes, damaged or swapped compression, deleted or
-renamed files, text tokens (BOM, CRLF, ``../../x``, non-UTF-8) in ``labels.txt`` / ``dataset_meta.json`` /
+renamed files, files replaced by a directory or a device, files copied under a name of the same subset
+(``t10k-`` / ``test-``, ``mnist_`` / ``fashion-mnist_``), text tokens (BOM, CRLF, ``../../x``, non-UTF-8) in ``labels.txt`` / ``dataset_meta.json`` /
 CSV — then imports it with ``Dataset.import_from``, touches every item's label and pixels, and, if that
 worked, exports it in the same format and imports the export again.
 
@@ -261,6 +262,27 @@ def _compression(name: str) -> str:
     return suffix if suffix in _CODECS else ""
 
 
+#: File-name prefixes that become one subset: a copy under the other name must be refused, never merged.
+_CLASHING_PREFIXES = (("t10k-", "test-"), ("t10k-", "qmnist-test-"), ("mnist_", "fashion-mnist_"))
+#: What may stand where a file is expected (not a FIFO: saving a crash copies the folder, and would wait on it).
+NOT_FILES = ("<directory>", "<symlink to /dev/null>")
+
+
+def _not_a_file_or_a_clash(rng: random.Random, files: Dict[str, bytes]) -> None:
+    """Sometimes: a file replaced by a directory or a device, or copied under a name of the same subset."""
+    names = sorted(files)
+    roll = rng.random()
+    if roll < 0.04 and names:
+        files[rng.choice(names)] = rng.choice(NOT_FILES)
+    elif roll < 0.08:
+        for name in names:
+            for a, b in _CLASHING_PREFIXES:
+                for old, new in ((a, b), (b, a)):
+                    if osp.basename(name).startswith(old):
+                        files[osp.join(osp.dirname(name), new + osp.basename(name)[len(old):])] = files[name]
+                        return
+
+
 def mutate(rng: random.Random, files: Dict[str, bytes]) -> Dict[str, bytes]:
     """A mutated copy of a dataset folder's files."""
     files = dict(files)
@@ -295,6 +317,7 @@ def mutate(rng: random.Random, files: Dict[str, bytes]) -> Dict[str, bytes]:
             changed = _mutate_bytes(rng, plain, others, header_bias=True)
             files[name] = _CODECS[compression][1](changed) if compression else changed
         names = sorted(files)
+    _not_a_file_or_a_clash(rng, files)
     return files
 
 
@@ -394,8 +417,13 @@ def write_folder(folder: str, files: Dict[str, bytes]) -> None:
     for name, data in files.items():
         path = osp.join(folder, name)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
+        if data == "<directory>":
+            os.makedirs(path)
+        elif data == "<symlink to /dev/null>":
+            os.symlink(os.devnull, path)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
 
 
 def _check_traced(folder: str, seed: Seed, out: str, traced: bool) -> Tuple[Optional[Crash], int]:
@@ -466,7 +494,7 @@ def _save_crash(crash_dir: str, crash: Crash, case_folder: str, run_seed: int) -
     key = hashlib.sha1(crash.signature.encode()).hexdigest()[:12]
     target = osp.join(crash_dir, key)
     if not osp.isdir(target):
-        shutil.copytree(case_folder, osp.join(target, "input"))
+        shutil.copytree(case_folder, osp.join(target, "input"), symlinks=True)  # a link to a device stays a link
         with open(osp.join(target, "crash.txt"), "w", encoding="utf-8") as f:
             f.write(f"signature: {crash.signature}\nreplay: python benchmarks/fuzz.py --replay {run_seed}\n\n")
             f.write(crash.description)

@@ -11,6 +11,7 @@ import os
 import os.path as osp
 import re
 import shutil
+import stat
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from datumaro.components.media import FromDataMixin, Image, ImageFromNumpy
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 from datumaro.util.os_util import contains_unsafe_path_component
 
+from . import idx
 from ._fast import new_item
 from .subset_names import SubsetFile, check_subset_names
 
@@ -41,6 +43,65 @@ IMAGES_DIR = "images"
 _BGR_LUMA = np.array([0.114, 0.587, 0.299])
 
 
+# --- files: what is there, and what a file name may become --------------------------------------------
+
+#: A side file (labels.txt, dataset_meta.json, a class map, a CSV sidecar) is read whole; none is this big.
+MAX_SIDE_FILE_BYTES = 16 << 20
+
+
+def is_present(path: str) -> bool:
+    """Is there a regular file at *path*? Nothing there is False; anything else there (a directory, a FIFO,
+    a device, a dangling link) is an error naming it: skipping it silently would import less than the user has."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if not osp.lexists(path):
+            return False
+        raise DatasetImportError(f"{path}: can't be read ({e.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise DatasetImportError(f"{path}: is {idx.kind_of(mode)}, where a file is expected")
+    return True
+
+
+def read_side_file(path: str) -> bytes:
+    """The bytes of a small side file, refused when it is not a regular file or bigger than any such file."""
+    try:
+        with idx.open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1) if size <= MAX_SIDE_FILE_BYTES else b""  # + 1: a file that grew meanwhile
+    except idx.IdxFormatError as e:
+        raise DatasetImportError(str(e)) from None
+    except OSError as e:
+        raise DatasetImportError(f"{path}: can't be read ({e.strerror})") from None
+    if max(size, len(data)) > MAX_SIDE_FILE_BYTES:
+        raise DatasetImportError(f"{path}: larger than {MAX_SIDE_FILE_BYTES >> 20} MiB, more than such a file holds")
+    return data
+
+
+def subset_from_file(path: str, subset: str) -> str:
+    """*subset*, the name *path*'s file name gives, if Datumaro takes it as a subset name; else a clear error."""
+    reason = unsafe_id_reason(subset)
+    if reason:
+        raise DatasetImportError(f"{path}: the file name gives the subset name {subset!r}, which {reason}")
+    return subset
+
+
+def refuse_shared_subsets(files: Iterable[Tuple[str, str]]) -> None:
+    """(subset, file) pairs: two files that would become one subset are an error naming both.
+
+    Imported together their items would mix into one subset (``t10k-*`` beside ``test-*``,
+    ``mnist_train.csv`` beside ``fashion-mnist_train.csv``), silently losing some and mislabeling others.
+    """
+    seen: Dict[str, str] = {}
+    for subset, path in files:
+        other = seen.setdefault(subset, path)
+        if other != path:
+            raise DatasetImportError(
+                f"{other} and {path} would both be subset '{subset}'; import them separately "
+                "(point at one file, or move one into a folder of its own)"
+            )
+
+
 # --- label names: dataset_meta.json > labels.txt > the digits ------------------------------------------
 
 
@@ -51,18 +112,19 @@ def load_label_names(dataset_dir: str, default: Sequence[str] = tuple("012345678
     CRLF line ends and blank lines are tolerated), which wins over *default*.
     """
     meta_path = osp.join(dataset_dir, DATASET_META_FILE)
-    if osp.isfile(meta_path):
+    if is_present(meta_path):
         return _names_from_meta_file(meta_path)
     labels_path = osp.join(dataset_dir, LABELS_FILE)
-    if osp.isfile(labels_path):
+    if is_present(labels_path):
         return _names_from_labels_file(labels_path)
     return list(default)
 
 
 def _names_from_meta_file(path: str) -> List[str]:
     try:
-        with open(path, "rb") as f:
-            meta = json.loads(f.read().decode("utf-8-sig"))
+        meta = json.loads(read_side_file(path).decode("utf-8-sig"))
+    except RecursionError:
+        raise DatasetImportError(f"{path}: not a dataset meta file (JSON nested too deeply to read)") from None
     except (UnicodeDecodeError, ValueError) as e:
         # `from None`: Datumaro's import_from reports an error's cause *instead of* the error, losing our message
         raise DatasetImportError(f"{path}: not a valid JSON dataset meta file ({e})") from None
@@ -88,8 +150,7 @@ def _names_from_meta_file(path: str) -> List[str]:
 
 
 def _names_from_labels_file(path: str) -> List[str]:
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = read_side_file(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -371,11 +432,16 @@ def check_image_ext_needs_media(image_ext: Optional[str], save_media: Optional[b
 
 
 def image_files_by_id(folder: str) -> Dict[str, str]:
-    """``images/<subset>/`` files by item id (the path below the folder, without its extension)."""
+    """``images/<subset>/`` files by item id (the path below the folder, without its extension).
+
+    Anything there that is neither a file nor a folder (a FIFO, a device) is an error naming it: an image
+    read from it later would hang or read nothing.
+    """
     found = {}
     for root, _, files in os.walk(folder):
-        for name in files:
+        for name in sorted(files):  # os.walk lists FIFOs, devices and dangling links among the files
             path = osp.join(root, name)
+            is_present(path)
             item_id = osp.splitext(osp.relpath(path, folder))[0].replace(os.sep, "/")
             found.setdefault(item_id, path)
     return found

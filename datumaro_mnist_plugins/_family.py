@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 from datumaro.components.errors import DatasetExportError, DatasetImportError
 from datumaro.util.meta_file_util import DATASET_META_FILE
 
-from ._common import LABELS_FILE, load_label_names
+from ._common import LABELS_FILE, is_present, load_label_names, read_side_file
 
 DIGITS = list(string.digits)
 
@@ -108,11 +108,11 @@ def label_names(folder: str, split: Optional[str]) -> List[str]:
     ``dataset_meta.json`` > ``labels.txt`` > ``emnist-<split>-mapping.txt`` > ``kmnist_classmap.csv``
     > the split's known names > the names the folder's name implies > the digits.
     """
-    if osp.isfile(osp.join(folder, DATASET_META_FILE)) or osp.isfile(osp.join(folder, LABELS_FILE)):
+    if is_present(osp.join(folder, DATASET_META_FILE)) or is_present(osp.join(folder, LABELS_FILE)):
         return load_label_names(folder)
-    if split and osp.isfile(emnist_mapping_file(folder, split)):
+    if split and is_present(emnist_mapping_file(folder, split)):
         return _emnist_mapping(emnist_mapping_file(folder, split))
-    if osp.isfile(osp.join(folder, KMNIST_CLASSMAP)):
+    if is_present(osp.join(folder, KMNIST_CLASSMAP)):
         return _kmnist_classmap(osp.join(folder, KMNIST_CLASSMAP))
     if split in EMNIST:
         return list(EMNIST[split])
@@ -124,8 +124,7 @@ def label_names(folder: str, split: Optional[str]) -> List[str]:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            return f.read()
+        return read_side_file(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DatasetImportError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
@@ -153,7 +152,10 @@ def _emnist_mapping(path: str) -> List[str]:
 
 def _kmnist_classmap(path: str) -> List[str]:
     """``kmnist_classmap.csv``: ``index,codepoint,char`` rows -> the characters."""
-    rows = list(csv.DictReader(_read_text(path).splitlines()))
+    try:
+        rows = list(csv.DictReader(_read_text(path).splitlines()))
+    except csv.Error as e:  # a field over the csv module's limit, a NUL byte
+        raise DatasetImportError(f"{path}: not a CSV class map ({e})") from None
     table: Dict[int, str] = {}
     for line_number, row in enumerate(rows, 2):
         try:

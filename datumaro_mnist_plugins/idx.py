@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import mmap as _mmap  # as _mmap: read_idx has an argument named mmap
 import os
+import stat
 import struct
 import zlib
 from collections import deque
@@ -21,6 +23,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, BinaryIO, Callable, Deque, Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+try:
+    import _compression  # the reader LZMAFile itself uses; LZMAFile takes no memory limit
+except ImportError:  # pragma: no cover - Python 3.14 moved it
+    from compression._common import _streams as _compression
 
 #: IDX type code -> numpy dtype (always big-endian on disk), as in the format's specification.
 IDX_DTYPES: Dict[int, np.dtype] = {
@@ -84,7 +91,45 @@ def open_binary(path: str, mode: str = "rb", compress_level: int = 6) -> IO[byte
         if suffix == ".gz":
             return BlockGzipWriter(path, compress_level)
         return OPENERS[suffix](path, mode, compresslevel=max(compress_level, 1))
+    if suffix == ".xz":
+        return _XzReader(path)
     return OPENERS[suffix](path, mode)
+
+
+#: The most memory an .xz file may make us spend decompressing it: what ``xz -9`` files need (a 64 MiB
+#: dictionary) and a little more. A header declaring a 4 GiB dictionary is refused before it is allocated.
+XZ_MEMLIMIT = 80 << 20
+
+
+class _XzReader(io.BufferedReader):
+    """``lzma.open(path)`` with a memory limit on the decoder."""
+
+    def __init__(self, path: str):
+        self._source = open(path, "rb")
+        try:
+            decoder = _compression.DecompressReader(
+                self._source, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=XZ_MEMLIMIT
+            )
+            super().__init__(decoder, buffer_size=io.DEFAULT_BUFFER_SIZE)
+        except BaseException:
+            self._source.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._source.close()
+
+
+def _corrupt(path: str, error: Exception, offset: int) -> "IdxFormatError":
+    """The error for a compressed stream that fails to decompress."""
+    if isinstance(error, lzma.LZMAError) and "memory" in str(error).lower():
+        return IdxFormatError(
+            path, f"decompressing it needs more than the {XZ_MEMLIMIT >> 20} MiB allowed (an xz dictionary "
+            "larger than any xz preset uses)", offset
+        )
+    return IdxFormatError(path, f"compressed data is corrupt or truncated ({error})", offset)
 
 
 _MAX_ARRAY_BYTES = np.iinfo(np.intp).max
@@ -115,10 +160,33 @@ def parse_header(path: str, head: bytes) -> Tuple[np.dtype, Tuple[int, ...], int
     return dtype, shape, header_size
 
 
+#: What a path is when it is not a regular file, for the error message.
+FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def kind_of(mode: int) -> str:
+    """'a directory', 'a FIFO'... for a stat mode that is not a regular file's."""
+    return next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str) -> IO[bytes]:
+    """*path* opened unbuffered for reading, if it is a regular file (a FIFO is never waited on)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise IdxFormatError(path, f"can't open the file ({e.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise IdxFormatError(path, f"is {kind_of(mode)}, not a data file")
+    return os.fdopen(fd, "rb", buffering=0)
+
+
 def check_container(path: str) -> str:
     """The file's compression by suffix, after checking its first bytes agree (a mislabeled download)."""
     compression = compression_of(path)
-    with open(path, "rb") as raw:
+    with open_regular(path) as raw:
         magic = raw.read(6)
     if compression and not magic.startswith(COMPRESSED_MAGIC[compression]):
         raise IdxFormatError(path, f"not a {compression} file (it starts with 0x{magic[:4].hex()})", 0)
@@ -134,7 +202,7 @@ def _read_header_from(path: str, stream: IO[bytes]) -> Tuple[np.dtype, Tuple[int
         if len(head) == 4:
             head += stream.read(4 * head[3])
     except _DECOMPRESSION_ERRORS as e:
-        raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", 0) from e
+        raise _corrupt(path, e, 0) from e
     return parse_header(path, head)
 
 
@@ -162,7 +230,7 @@ def _read_exactly(path: str, stream: BinaryIO, size: int, offset: int) -> bytear
             # chunks grow with what was read: a header claiming gigabytes costs ~64 KiB until data shows up
             chunk = stream.read(min(max(len(buffer), 1 << 16), _READ_CHUNK, size - len(buffer)))
         except _DECOMPRESSION_ERRORS as e:
-            raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", offset + len(buffer)) from e
+            raise _corrupt(path, e, offset + len(buffer)) from e
         if not chunk:
             raise IdxFormatError(
                 path, f"data truncated: header promises {size} bytes, file holds {len(buffer)}", offset + len(buffer)
@@ -208,7 +276,7 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
             # trailer) and any excess (a bomb) is found without inflating it
             extra = stream.read(1)
         except _DECOMPRESSION_ERRORS as e:
-            raise IdxFormatError(path, f"compressed data is corrupt or truncated ({e})", header_size + size) from e
+            raise _corrupt(path, e, header_size + size) from e
         if extra:
             raise IdxFormatError(path, f"data longer than its header says ({size} bytes)", header_size + size)
     return np.frombuffer(data, dtype=dtype).reshape(shape)

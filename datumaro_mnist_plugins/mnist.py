@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import array
 import gzip
+import logging as log
 import os
 import os.path as osp
 import re
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
@@ -51,7 +53,7 @@ from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from . import _family, idx
+from . import _family, idx, idx_payload
 from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
 from . import layouts
 from ._common import (
@@ -64,9 +66,12 @@ from ._common import (
     SubsetFile,
     SubsetWriter,
     image_files_by_id,
+    is_present,
     label_categories,
     label_names_of,
     make_item,
+    refuse_shared_subsets,
+    subset_from_file,
 )
 
 IMAGES_KIND = "images-idx3-ubyte"
@@ -84,8 +89,8 @@ _LABELS_PREFERENCE = (_family.EXTENDED_LABELS_KIND, LABELS_KIND)
 _MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 #: The built-in writes sidecar ids as 32-character strings; we do too whenever ids fit.
 _SIDECAR_CHARS = 32
-#: Streaming releases a memory-mapped file's pages every this many items (under 1 MB of 28x28 digits).
-_RELEASE_EVERY = 1024
+#: Images are read this many at a time (under 1 MB of 28x28 digits): what streaming holds at once.
+_BATCH_ITEMS = 1024
 
 
 def subset_of(prefix: str) -> str:
@@ -108,7 +113,7 @@ class SubsetFiles:
 
     @property
     def subset(self) -> str:
-        return _family.parse_prefix(self.prefix).subset
+        return subset_from_file(self.labels or self.images or self.prefix, _family.parse_prefix(self.prefix).subset)
 
     @property
     def split(self) -> Optional[str]:
@@ -122,7 +127,7 @@ class SubsetFiles:
     @property
     def sidecar(self) -> Optional[str]:
         path = osp.join(self.folder, subset_of(self.prefix) + SIDECAR_SUFFIX)
-        return path if osp.isfile(path) else None
+        return path if is_present(path) else None
 
 
 def find_subsets(folder: str) -> List[SubsetFiles]:
@@ -130,7 +135,7 @@ def find_subsets(folder: str) -> List[SubsetFiles]:
     choices: Dict[str, Dict[str, List[str]]] = {}
     for name in sorted(os.listdir(folder)):
         match = _DATA_FILE.match(name)
-        if match and osp.isfile(osp.join(folder, name)):
+        if match and is_present(osp.join(folder, name)):  # a directory or FIFO named so is an error
             kinds = choices.setdefault(match["prefix"], {})
             kinds.setdefault(match["kind"], []).append(name)
     subsets = []
@@ -255,13 +260,15 @@ class MnistBase(SubsetBase):
         self._labels, self._extended = self._read_labels(files.labels)
         count = len(self._labels) if self._labels is not None else None
         sidecar_count = count
-        if sidecar_count is None and files.images:
+        if sidecar_count is None and files.images and files.sidecar:
             sidecar_count = self._header_count(files.images)
         self._sidecar = read_sidecar(files.sidecar, sidecar_count) if files.sidecar and sidecar_count else Sidecar()
-        self._images, self._offsets = self._read_images(files, count)
+        self._images, self._shape, self._offsets = self._read_images(files, count)
         if count is None:
-            count = len(self._offsets) - 1 if self._offsets is not None else len(self._images)
+            count = len(self._offsets) - 1 if self._offsets is not None else self._shape[0]
         self._count = count
+        self._transposed = files.transposed and self._offsets is None  # EMNIST items come out upright
+        self._batch: Tuple[int, int, Optional[np.ndarray]] = (0, 0, None)  # first, end, the images read
         self._ids = self._sidecar.ids
         if self._ids is not None and len(self._ids) != count:
             raise DatasetImportError(f"{files.sidecar}: {len(self._ids)} ids for {count} items")
@@ -269,18 +276,34 @@ class MnistBase(SubsetBase):
         if self._images is None:
             image_dir = osp.join(folder, IMAGES_DIR, files.subset)
             self._image_files = image_files_by_id(image_dir) if osp.isdir(image_dir) else None
-        elif files.transposed and self._offsets is None:
-            self._images = self._images.transpose(0, 2, 1)  # a view: EMNIST items come out upright
+            if self._image_files is None and count:
+                self._say_images_are_missing(files, count)
         if self._labels is not None:
             self._ann_types.add(AnnotationType.label)
             self._check_labels(files.labels, own_names)
             if label_names is not None:
                 self._labels = self._renumbered(own_names, label_names)
 
+    def _say_images_are_missing(self, files: SubsetFiles, count: int) -> None:
+        """One warning at import, instead of one per item from every Datumaro command that looks at images."""
+        log.warning(
+            "%s: no images file %s-%s[.gz|.xz|.bz2] beside it: its %d items have no image",
+            files.labels, files.prefix, IMAGES_KIND, count,
+        )
+        # Datumaro's image statistics warn once per item without media (`datum stats`: 2 lines per item)
+        warnings.filterwarnings(
+            "ignore", rf"item \(id: .*, subset: {re.escape(self._subset)}\) has media_type, None but only Image"
+        )
+
     @staticmethod
     def _header_count(path: str) -> int:
+        """The image count of an images file, checked against the data when its images have a size:
+        a header count is not a size to trust (the sidecar's read is bounded by it)."""
         try:
-            return idx.read_header(path)[1][0]
+            _, shape = idx.read_header(path)
+            if len(shape) == 3 and shape[1] * shape[2]:
+                idx_payload.open_payload(path)[0].close()  # raises unless the file holds those images
+            return shape[0]
         except (idx.IdxFormatError, IndexError) as e:
             raise DatasetImportError(f"{path}: not an IDX images file ({e})") from None
 
@@ -305,39 +328,36 @@ class MnistBase(SubsetBase):
         return labels.astype(np.int64), None
 
     def _read_images(self, files: SubsetFiles, count: Optional[int]):
-        """The pixel array and, for images of mixed sizes, each item's offset into it."""
+        """The pixels (read a batch at a time), the images' shape and, for mixed sizes, each item's offset."""
         if not files.images:
-            return None, None
+            return None, None, None
         sizes = self._sidecar.sizes
         try:
             if sizes is None:
-                images = idx.read_idx(files.images, flat_count=self._builtin_pixel_count(files.images, count))
-                if images.ndim == 1:
-                    images = images.reshape(count, *idx.read_header(files.images)[1][1:])
+                builtin = self._builtin_pixel_count(files.images, count)
+                payload, shape = idx_payload.open_payload(files.images, flat_count=builtin)
+                if builtin is not None:
+                    shape = (count, *idx.read_header(files.images)[1][1:])
             else:
                 # the file must hold the sizes' total (a Python int: no overflow) before numpy sums them
-                images = idx.read_idx(files.images, flat_count=sum(h * w for h, w in sizes))
+                payload, shape = idx_payload.open_payload(files.images, flat_count=sum(h * w for h, w in sizes))
                 offsets = np.concatenate([[0], np.cumsum([h * w for h, w in sizes], dtype=np.int64)])
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
-        if images.dtype.itemsize > 1:
-            images = images.astype(images.dtype.newbyteorder("="))
         if sizes is None:
-            if images.ndim != 3:
-                raise DatasetImportError(f"{files.images}: an images file holds N x H x W values, not {images.shape}")
-            if len(images) and not images.shape[1] * images.shape[2]:
+            if len(shape) != 3:
+                raise DatasetImportError(f"{files.images}: an images file holds N x H x W values, not {shape}")
+            if shape[0] and not shape[1] * shape[2]:
                 raise DatasetImportError(
-                    f"{files.images}: images of {images.shape[1]}x{images.shape[2]} pixels need the sizes "
+                    f"{files.images}: images of {shape[1]}x{shape[2]} pixels need the sizes "
                     f"sidecar {subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
                 )
-            if count is not None and len(images) != count:
-                raise DatasetImportError(
-                    f"{files.images}: {len(images)} images but {files.labels} has {count} labels"
-                )
-            return images, None
+            if count is not None and shape[0] != count:
+                raise DatasetImportError(f"{files.images}: {shape[0]} images but {files.labels} has {count} labels")
+            return payload, shape, None
         if count is not None and len(sizes) != count:
             raise DatasetImportError(f"{files.sidecar}: {len(sizes)} sizes for {count} items")
-        return images, offsets
+        return payload, None, offsets
 
     @staticmethod
     def _builtin_pixel_count(path: str, count: Optional[int]) -> Optional[int]:
@@ -373,15 +393,39 @@ class MnistBase(SubsetBase):
     def _item_id(self, index: int) -> str:
         return self._ids[index] if self._ids is not None else str(index)
 
+    def _read_batch(self, index: int) -> Tuple[int, int, np.ndarray]:
+        """(first, end, pixels) of up to _BATCH_ITEMS items from *index*: an images array, or flat for mixed sizes.
+
+        Batches are arrays of our own (see idx_payload): a file changed under us is an error, not a crash.
+        """
+        first, end = index, min(index + _BATCH_ITEMS, self._count)
+        try:
+            if self._offsets is None:
+                h, w = self._shape[1:]
+                batch = self._images.read(first * h * w, (end - first) * h * w).reshape(end - first, h, w)
+                return first, end, batch.transpose(0, 2, 1) if self._transposed else batch
+            start = int(self._offsets[first])
+            return first, end, self._images.read(start, int(self._offsets[end]) - start)
+        except idx.IdxFormatError as e:
+            raise _import_error(e) from None
+
+    def _pixels(self, index: int) -> np.ndarray:
+        """Item *index*'s pixels, from the batch read with it."""
+        first, end, batch = self._batch
+        if not first <= index < end:
+            first, end, batch = self._batch = self._read_batch(index)
+        if self._offsets is None:
+            return batch[index - first]
+        start = int(self._offsets[index] - self._offsets[first])
+        h, w = self._sidecar.sizes[index]
+        return batch[start : start + h * w].reshape(h, w)
+
     def _image(self, index: int) -> Optional[Image]:
         if self._offsets is not None:
-            h, w = self._sidecar.sizes[index]
-            if not h:
-                return None
-            start = self._offsets[index]
-            return Image.from_numpy(data=self._images[start : start + h * w].reshape(h, w), size=(h, w))
+            h, _ = self._sidecar.sizes[index]
+            return Image.from_numpy(data=self._pixels(index), size=self._sidecar.sizes[index]) if h else None
         if self._images is not None:
-            return new_image(self._images[index])  # its size is the array's, known without a copy
+            return new_image(self._pixels(index))  # its size is the array's, known without a copy
         if self._image_files is not None:
             path = self._image_files.get(self._item_id(index))
             return Image.from_file(path=path) if path else None
@@ -407,18 +451,21 @@ class MnistBase(SubsetBase):
     def __iter__(self) -> Iterator[DatasetItem]:
         # the common cases inline (Python ints, one image per row): a method call per field costs 20%
         labels = self._labels.tolist() if self._labels is not None and not self._bad_labels else None
-        images = self._images if self._offsets is None else None
-        size = image_size(images.shape[1:]) if images is not None else None  # one tuple for every image
+        uniform = self._images is not None and self._offsets is None
+        shape = self._shape[1:] if uniform else None
+        size = image_size(shape[::-1] if self._transposed else shape) if uniform else None  # one tuple for every image
         ids, subset, extended = self._ids, self._subset, self._extended is not None
+        first, end, batch = 0, 0, None
 
         def build(index: int) -> DatasetItem:
-            if self._stream and not index % _RELEASE_EVERY:
-                idx.release_pages(self._images)  # a raw file's pages read so far leave memory: it stays flat
+            nonlocal first, end, batch
+            if uniform and not first <= index < end:
+                first, end, batch = self._read_batch(index)
             return make_item(
                 ids[index] if ids is not None else str(index),
                 subset,
                 labels[index] if labels is not None else self._label(index),
-                new_image(images[index], size) if images is not None else self._image(index),
+                new_image(batch[index - first], size) if uniform else self._image(index),
                 label_attributes=self._label_attributes(index) if extended else None,
             )
 
@@ -484,13 +531,14 @@ class MnistImporter(Importer):
                 f"{path}: no EMNIST split '{split}' here (EMNIST splits found: {', '.join(splits) or 'none'})"
             )
         if len(chosen) <= 1:
+            refuse_shared_subsets((files.subset, files.labels or files.images) for _, subsets in chosen for files in subsets)
             return [_source(files) for _, subsets in chosen for files in subsets]
         names = _family.merged_names([_family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
-        return [
-            _source(files, subset=f"{_family.dataset_name(path, folder)}-{files.subset}", label_names=names)
-            for folder, subsets in chosen
-            for files in subsets
+        named = [
+            (f"{_family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
         ]
+        refuse_shared_subsets((subset, files.labels or files.images) for subset, files in named)
+        return [_source(files, subset=subset, label_names=names) for subset, files in named]
 
     @classmethod
     def get_file_extensions(cls) -> List[str]:

@@ -46,10 +46,14 @@ from ._common import (
     SubsetFile,
     SubsetWriter,
     image_files_by_id,
+    is_present,
     label_categories,
     load_label_names,
     make_item,
+    refuse_shared_subsets,
+    subset_from_file,
 )
+from .idx import IdxFormatError, open_regular
 from ._fast import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
 
 EXTENSION = ".csv"
@@ -82,13 +86,26 @@ def sidecar_path(folder: str, subset: str) -> str:
 
 
 def read_sidecar(path: str) -> Sidecar:
-    """``meta_<subset>.csv`` as the built-in writes it: rows of ``id``, ``h,w`` or ``id,h,w``."""
+    """``meta_<subset>.csv`` as the built-in writes it: rows of ``id``, ``h,w`` or ``id,h,w``.
+
+    Read a line at a time, each at most three of the csv module's fields long: a line of a gigabyte
+    is an error, not a gigabyte of memory.
+    """
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            rows = [row for row in csv.reader(f) if row]
-    except (UnicodeDecodeError, csv.Error) as e:
+        with io.TextIOWrapper(io.BufferedReader(open_regular(path)), encoding="utf-8-sig", newline="") as f:
+            rows = [row for row in csv.reader(_bounded_lines(path, f, 3 * (csv.field_size_limit() + 3))) if row]
+    except IdxFormatError as e:
+        raise DatasetImportError(str(e)) from None
+    except (UnicodeDecodeError, csv.Error, OSError) as e:
         raise DatasetImportError(f"{path}: not a CSV sidecar ({e})") from None
     return Sidecar.from_rows(path, rows)
+
+
+def _bounded_lines(path: str, f: io.TextIOBase, limit: int) -> Iterator[str]:
+    for number, line in enumerate(iter(lambda: f.readline(limit + 1), ""), 1):
+        if len(line) > limit:
+            raise DatasetImportError(f"{path}: line {number} is longer than any row of this file can be ({limit} characters)")
+        yield line
 
 
 def write_sidecar(path: str, sidecar: Sidecar) -> None:
@@ -272,9 +289,13 @@ def _flag_bad_fields(values, terms, lengths, starts, has_label) -> Tuple[np.ndar
     return bad | pixel, signed
 
 
-def line_blocks(f: io.BufferedIOBase, head: bytes = b"") -> Iterator[bytes]:
-    """The rest of *f* (after *head*) in blocks of whole lines, each ending with a newline."""
+def line_blocks(f: io.BufferedIOBase, head: bytes = b"", max_line: Optional[int] = None) -> Iterator[bytes]:
+    """The rest of *f* (after *head*) in blocks of whole lines, each ending with a newline.
+
+    A line longer than *max_line* bytes raises :class:`LineTooLong` once that much of it is read.
+    """
     pending = [head] if head else []
+    pending_bytes = len(head)
     while True:
         data = f.read(_BLOCK_BYTES)
         if not data:
@@ -282,13 +303,26 @@ def line_blocks(f: io.BufferedIOBase, head: bytes = b"") -> Iterator[bytes]:
         cut = data.rfind(b"\n") + 1
         if not cut:
             pending.append(data)
+            pending_bytes += len(data)
+            if max_line is not None and pending_bytes > max_line:
+                raise LineTooLong(max_line, sum(part.count(b"\n") for part in pending))
             continue
         pending.append(memoryview(data)[:cut])  # joined without a copy of its own
         yield b"".join(pending)
         pending = [data[cut:]]
+        pending_bytes = len(data) - cut
     tail = b"".join(pending)
     if tail:
         yield tail if tail.endswith(b"\n") else tail + b"\n"
+
+
+class LineTooLong(ValueError):
+    """A line longer than any the file's rows can be (the reader stopped reading it)."""
+
+    def __init__(self, limit: int, lines_before: int = 0):
+        super().__init__(limit)
+        self.limit = limit
+        self.lines_before = lines_before  # whole lines read before it, since the last block
 
 
 def concat_rows(parts: Sequence[ParsedRows]) -> ParsedRows:
@@ -309,19 +343,51 @@ def concat_rows(parts: Sequence[ParsedRows]) -> ParsedRows:
     )
 
 
-def read_rows(path: str) -> Tuple[Dialect, ParsedRows]:
-    """The dialect and the rows of a whole file."""
+def _first_line(f: io.BufferedIOBase, limit: int) -> bytes:
+    """The first line of *f*, read in pieces (``readline(limit)`` would reserve *limit* bytes up front)."""
+    parts: List[bytes] = []
+    size = 0
+    while not parts or (parts[-1] and not parts[-1].endswith(b"\n")):
+        parts.append(f.readline(1 << 16))
+        size += len(parts[-1])
+        if size > limit:
+            raise LineTooLong(limit)
+    return b"".join(parts)
+
+
+#: A header line may name this many bytes of columns (1.5 million of them: a 1224x1224 image's).
+_MAX_HEADER_BYTES = 16 << 20
+#: Bytes a row may spend on each of its values: ``255,`` is 4; one more for a bad field to be reported as such.
+_BYTES_PER_VALUE = 5
+
+
+def read_rows(path: str, widest_image: int = 0) -> Tuple[Dialect, ParsedRows]:
+    """The dialect and the rows of a whole file.
+
+    No line may be longer than the widest row the file can hold: a label and the header's pixel columns,
+    *widest_image* (the sidecar's largest size) or 28x28 pixels, whichever is most.
+    """
+    line, what = 1, "a header"
     try:
-        with open(path, "rb") as f:
-            head = f.readline()
+        with io.BufferedReader(open_regular(path), _BLOCK_BYTES) as f:
+            head = _first_line(f, _MAX_HEADER_BYTES)
             if head.startswith(_BOM):
                 head = head[len(_BOM) :]
             dialect = read_dialect(path, head)
+            widest = max(widest_image, dialect.pixel_columns if dialect.has_header else MNIST_SIDE * MNIST_SIDE)
+            max_line = (widest + 1) * _BYTES_PER_VALUE + 16
+            what = f"a row (a label and {widest} pixel values)"
+            if not dialect.has_header and len(head) > max_line:
+                raise LineTooLong(max_line)
             line = 2 if dialect.has_header else 1
             parts = []
-            for block in line_blocks(f, b"" if dialect.has_header else head):
+            for block in line_blocks(f, b"" if dialect.has_header else head, max_line):
                 parts.append(parse_rows(block, line, dialect.has_label))
                 line += parts[-1].line_count
+    except LineTooLong as e:
+        raise DatasetImportError(f"{path}: line {line + e.lines_before} is longer than {what} of this file can be ({e.limit} bytes)") from None
+    except IdxFormatError as e:
+        raise DatasetImportError(str(e)) from None
     except OSError as e:
         raise DatasetImportError(f"{path}: can't read the file ({e})") from None
     return dialect, concat_rows(parts)
@@ -353,18 +419,19 @@ class MnistCsvBase(SubsetBase):
         stream: bool = False,
         ctx: Optional[ImportContext] = None,
     ):
-        if not osp.isfile(path):
+        if not is_present(path):
             raise DatasetImportError(f"{path}: not an MNIST CSV file")
         folder = osp.dirname(osp.abspath(path))
-        super().__init__(subset=subset or subset_of(osp.basename(path)), ctx=ctx)
+        super().__init__(subset=subset or subset_from_file(path, subset_of(osp.basename(path))), ctx=ctx)
         self._path = path
         self._stream = stream
         self._categories = label_categories(load_label_names(folder))
 
-        self._dialect, self._rows = read_rows(path)
-        self._count = len(self._rows.starts)
         meta_path = sidecar_path(folder, self._subset)
-        self._sidecar = read_sidecar(meta_path) if osp.isfile(meta_path) else Sidecar()
+        self._sidecar = read_sidecar(meta_path) if is_present(meta_path) else Sidecar()
+        widest = max((h * w for h, w in self._sidecar.sizes or ()), default=0)
+        self._dialect, self._rows = read_rows(path, widest)
+        self._count = len(self._rows.starts)
         self._check_sidecar(meta_path)
         self._pixel_counts = self._rows.counts - int(self._dialect.has_label)
         self._problems = self._wrong_lengths(meta_path)
@@ -518,6 +585,12 @@ class MnistCsvImporter(Importer):
         return cls._find_sources_recursive(
             path, EXTENSION, MnistCsvBase.NAME, file_filter=lambda p: bool(_DATA_FILE.match(osp.basename(p)))
         )
+
+    @classmethod
+    def find_sources_with_params(cls, path: str, **extra_params) -> List[Dict]:
+        sources = cls.find_sources(path)
+        refuse_shared_subsets((subset_of(osp.basename(s["url"])), s["url"]) for s in sources)
+        return sources
 
     @classmethod
     def get_file_extensions(cls) -> List[str]:
