@@ -175,9 +175,10 @@ def new_image(data: np.ndarray, size: Optional[Tuple[int, int]] = None) -> Image
     """``Image.from_numpy(data=data, size=size)``; *size* is None or :func:`image_size` of the array's shape.
 
     Passing the size saves building a tuple on the first read of every image: callers pass one tuple
-    for all their images (tuples are immutable, so sharing it is safe).
+    for all their images (tuples are immutable, so sharing it is safe). *data* may also be a callable
+    that returns the pixels (a lazy image), stored as the constructor stores it.
     """
-    if _IMAGE_DTYPE is None or type(data) is not np.ndarray:
+    if _IMAGE_DTYPE is None or (type(data) is not np.ndarray and not callable(data)):
         return Image.from_numpy(data=data, size=size)
     image = _new(ImageFromNumpy)
     image._dtype = _IMAGE_DTYPE

@@ -16,7 +16,9 @@ lines of text. The drawing itself lives in :mod:`.synthetic_digits` (numpy and P
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import os.path as osp
 import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -36,6 +38,8 @@ from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
 from ._common import label_categories, label_names_of, make_item, pillow_format_for, staged_export
 from ._common import NO_LABEL, check_destination, dotted, gray_pixels, item_label, shown_id
+from ._fast import built_in_batches, new_image
+from .parallel_render import WORKERS_ENV, BlockRenderer
 from .recipe_limits import (
     MAX_FILTERED_COUNT,
     MAX_RECIPE_BYTES,
@@ -283,10 +287,17 @@ class GeneratedPixels:
 
 
 class SyntheticDigits:
-    """The items a recipe describes, each made on demand from (seed, subset, index)."""
+    """The items a recipe describes, each made on demand from (seed, subset, index).
 
-    def __init__(self, recipe: Recipe):
+    Images are drawn by a :class:`BlockRenderer`: on *workers* processes (default: every CPU) ahead of a
+    sequential reader, in-process for an isolated one; the pixels are the same either way.
+    """
+
+    def __init__(self, recipe: Recipe, workers: Optional[int] = None):
         self.recipe = recipe
+        self._kept: Dict[str, Sequence[int]] = {}
+        self._renderer = BlockRenderer(recipe.seed, recipe.style, self.indices, self._digits_of, workers)
+        self._size = (recipe.style.image_size,) * 2  # one tuple shared by every image
         self._cdfs = {
             name: np.cumsum(spec.proportions or recipe.proportions) / sum(spec.proportions or recipe.proportions)
             for name, spec in recipe.subsets.items()
@@ -314,20 +325,28 @@ class SyntheticDigits:
 
     def indices(self, subset: str) -> Sequence[int]:
         """The items of *subset* that the recipe keeps, in order."""
-        spec = self.recipe.subsets[subset]
-        if spec.indices is not None:
-            return spec.indices
-        if spec.keep_classes is not None:
-            return np.flatnonzero(np.isin(self.labels(subset), spec.keep_classes)).tolist()
-        return range(spec.count)
+        if subset not in self._kept:
+            spec = self.recipe.subsets[subset]
+            if spec.indices is not None:
+                self._kept[subset] = spec.indices
+            elif spec.keep_classes is not None:
+                self._kept[subset] = np.flatnonzero(np.isin(self.labels(subset), spec.keep_classes)).tolist()
+            else:
+                self._kept[subset] = range(spec.count)
+        return self._kept[subset]
+
+    def _digits_of(self, subset: str, indices: Sequence[int]) -> List[int]:
+        return [self.recipe.classes[self.label(subset, int(i))] for i in indices]
 
     def image(self, subset: str, index: int) -> np.ndarray:
-        digit = self.recipe.classes[self.label(subset, index)]
-        return render_digit(digit, item_rng(self.recipe.seed, subset, index), self.recipe.style)
+        return self._renderer.image(subset, index)
+
+    def close(self) -> None:
+        """Stop the drawing processes now (they also stop when this object is collected, or at exit)."""
+        self._renderer.close()
 
     def item(self, subset: str, index: int) -> DatasetItem:
-        size = (self.recipe.style.image_size,) * 2
-        image = Image.from_numpy(data=GeneratedPixels(self, subset, index), size=size)
+        image = new_image(GeneratedPixels(self, subset, index), self._size)
         return make_item(str(index), subset, self.label(subset, index), image)
 
 
@@ -340,10 +359,15 @@ class MnistSyntheticBase(DatasetBase):
         *,
         recipe: Optional[Recipe] = None,
         stream: bool = False,
+        workers: Optional[int] = None,
         ctx: Optional[ImportContext] = None,
         **overrides: Any,
     ):
-        self._digits = SyntheticDigits(recipe or load_recipe(path, overrides))
+        recipe = recipe or load_recipe(path, overrides)
+        try:
+            self._digits = SyntheticDigits(recipe, workers)
+        except ValueError as e:  # a bad `workers` option or $MNIST_SYNTHETIC_WORKERS
+            raise DatasetImportError(f"{path or 'mnist_synthetic'}: {e}") from None
         recipe = self._digits.recipe
         self._indices = {name: self._digits.indices(name) for name in recipe.subsets}
         self._kept_sets: Dict[str, frozenset] = {}
@@ -367,18 +391,28 @@ class MnistSyntheticBase(DatasetBase):
     def __iter__(self) -> Iterator[DatasetItem]:
         progress = self._ctx.progress_reporter
         for subset, indices in self._indices.items():
-            for index in progress.iter(indices, desc=f"Generating '{subset}'"):
-                yield self._digits.item(subset, index)
+            build = functools.partial(self._digits.item, subset)
+            yield from built_in_batches(build, progress.iter(indices, desc=f"Generating '{subset}'"))
 
     def __len__(self) -> int:
         return self._length
 
+    def get_subset(self, name: str) -> "MnistSyntheticBase":
+        """A view of one subset that makes only that subset's items (the default filters all of them)."""
+        if name not in self._indices:
+            raise KeyError(f"Unknown subset '{name}', available subsets: {set(self._indices)}")
+        if len(self._indices) == 1:
+            return self
+        view = copy.copy(self)
+        view._indices = {name: self._indices[name]}
+        view._length, view._subsets = len(self._indices[name]), [name]
+        return view
+
     def get(self, id, subset=None) -> Optional[DatasetItem]:
-        spec = self.recipe.subsets.get(subset)
-        if spec is None or not str(id).isdigit() or int(id) >= spec.count:
+        spec, kept = self.recipe.subsets.get(subset), self._indices.get(subset)
+        if spec is None or kept is None or not str(id).isdigit() or int(id) >= spec.count:
             return None
         index = int(id)
-        kept = self._indices[subset]
         if not isinstance(kept, range):
             if subset not in self._kept_sets:
                 self._kept_sets[subset] = frozenset(kept)
@@ -395,6 +429,15 @@ class MnistSyntheticImporter(Importer):
     """A recipe file (.yaml/.yml/.json) or a folder with recipe.yaml: generated MNIST-like digits."""
 
     DETECT_CONFIDENCE = FormatDetectionConfidence.LOW
+
+    @classmethod
+    def build_cmdline_parser(cls, **kwargs):
+        parser = super().build_cmdline_parser(**kwargs)
+        parser.add_argument(
+            "--workers", type=int, default=None,
+            help=f"processes drawing digits (default: ${WORKERS_ENV}, else every CPU; 1 = in-process)",
+        )
+        return parser
 
     @classmethod
     def detect(cls, context: FormatDetectionContext) -> FormatDetectionConfidence:
