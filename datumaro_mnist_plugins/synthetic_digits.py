@@ -299,7 +299,7 @@ class DigitStyle:
     slant: Tuple[float, float] = (-17.0, 22.0)
     rotation: Tuple[float, float] = (-8.0, 8.0)
     #: Size relative to MNIST's 20x20 box.
-    scale: Tuple[float, float] = (0.95, 1.0)
+    scale: Tuple[float, float] = (1.0, 1.0)
     #: Width / height stretch of the glyph before normalization.
     aspect: Tuple[float, float] = (0.85, 1.15)
     #: Standard deviation of the control-point jitter, as a fraction of the glyph height.
@@ -344,12 +344,21 @@ def item_rng(seed: int, subset: str, index: int) -> np.random.Generator:
 
 # --- compiled glyphs --------------------------------------------------------------------------------
 
-#: Drawing resolution multiplier: strokes are drawn this much larger then box-filtered (anti-aliasing).
-_SUPERSAMPLE = 4
+#: Resolution of the binary "scan", in scan pixels per output pixel (MNIST: NIST's ~128-px digits
+#: into 20 px, about 6; 5 keeps the drawing cheap, and the edge spread in _normalize fills the levels in).
+_SUPERSAMPLE = 5
 #: Catmull-Rom samples per segment between two control points.
 _SAMPLES = 6
 #: MNIST fits each digit's bounding box into 20x20 of the 28x28 image.
 _BOX_FRACTION = 20.0 / 28.0
+#: Grey level of a digit's fully inked pixels, and how often: in real MNIST one level per digit,
+#: mostly 252-254 (measured on real digits, the share of digits whose full pixels peak at each level).
+_PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.051))
+#: Per peak level, the table from a pixel's ink coverage (0-255) to its grey level (rounded).
+_PEAK_TABLES = [((np.arange(256) * level + 127) // 255).astype(np.uint8).tolist() for level, _ in _PEAK_LEVELS]
+_PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
+#: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
+_SATURATED = 0.054
 
 
 def _catmull_rom_rows(count: int, closed: bool) -> np.ndarray:
@@ -473,23 +482,54 @@ def _fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, o
     return dense * (factor * scale) + shift
 
 
-def _draw(canvas_points: np.ndarray, glyph: _Glyph, widths: List[float], size: int) -> np.ndarray:
-    """Draw the strokes, given in supersampled canvas coordinates, anti-aliased: at ``_SUPERSAMPLE``
-    times the size, then a box filter. Returns uint8 ``(size, size)``."""
-    canvas = Image.new("L", (size * _SUPERSAMPLE, size * _SUPERSAMPLE), 0)
+def _draw(canvas_points: np.ndarray, glyph: _Glyph, widths: List[float], canvas_size: int) -> Image.Image:
+    """Draw the strokes, given in canvas coordinates, in binary ink on a ``canvas_size`` square: the
+    "scan" MNIST's digits were normalized from (NIST's were binary, at a few times MNIST's resolution)."""
+    canvas = Image.new("L", (canvas_size, canvas_size), 0)
     draw = ImageDraw.Draw(canvas)
     flat = canvas_points.ravel().tolist()
     bounds = glyph.bounds
-    for start, stop, width, has_ends in zip(bounds, bounds[1:], widths, glyph.open_strokes):
-        pen = width * _SUPERSAMPLE
+    for start, stop, pen, has_ends in zip(bounds, bounds[1:], widths, glyph.open_strokes):
         draw.line(flat[2 * start : 2 * stop], fill=255, width=max(1, int(pen + 0.5)))
         if has_ends:  # round pen ends: a plain wide line ends square
             r = pen / 2.0 - 0.5
             for j in (2 * start, 2 * stop - 2):
                 x, y = flat[j], flat[j + 1]
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    small = bytearray(canvas.reduce(_SUPERSAMPLE).tobytes())  # a writable copy for the caller
-    return np.frombuffer(small, dtype=np.uint8).reshape(size, size)
+    return canvas
+
+
+def _normalize(canvas: Image.Image, box: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """MNIST's size normalization of a binary scan: the square around its inked bounding box,
+    area-averaged into ``box`` x ``box`` pixels (the aspect ratio kept,
+    the longest side spanning the box), written with MNIST's ink levels in the middle of ``size`` x
+    ``size``.
+
+    Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges; full
+    pixels get the levels real MNIST strokes have (mostly 252-254, seldom 255: :data:`_PEAK_LEVELS`).
+    """
+    x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
+    side = max(x1 - x0, y1 - y0)
+    limit = canvas.size[0] - side  # the square stays on the canvas (drawn centred, with a margin)
+    left = min(max((x0 + x1 - side) / 2.0, 0.0), limit)
+    top = min(max((y0 + y1 - side) / 2.0, 0.0), limit)
+    small = canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
+    peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_TABLES) - 1)
+    coverage = np.frombuffer(small.tobytes(), dtype=np.uint8)
+    scaled = np.frombuffer(small.point(_PEAK_TABLES[peak]).tobytes(), dtype=np.uint8).reshape(box, box).copy()
+    u_pixel = rng.random(box * box)
+    full = coverage == 255
+    scaled.flat[full & (u_pixel < _SATURATED)] = 255
+    # A scan pixel is a coverage step of about 255 / _SUPERSAMPLE**2: spread edge pixels over most of
+    # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
+    edge = np.flatnonzero((coverage > 0) & ~full)
+    step = 0.75 * 255.0 / _SUPERSAMPLE**2
+    spread = scaled.flat[edge] + (u_pixel[edge] - 0.5) * step
+    scaled.flat[edge] = np.clip(spread + 0.5, 1, _PEAK_LEVELS[peak][0])
+    image = np.zeros((size, size), dtype=np.uint8)
+    at = (size - box) // 2
+    image[at : at + box, at : at + box] = scaled
+    return image
 
 
 def _centre_by_mass(image: np.ndarray) -> np.ndarray:
@@ -557,18 +597,22 @@ def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> np.nd
 
     size = style.image_size
     unit = size / 28.0
+    box = max(int(round(_BOX_FRACTION * size * _pick(style.scale, u_scale))), 1)
     width = _pick(style.stroke_width, u_width) * unit
-    # MNIST normalization: the bounding box fits the 20x20 box keeping the aspect ratio. The pen's
-    # centre line gets a bit less than the box, so that its ink reaches about the box's edges.
-    box = max(_BOX_FRACTION * size * _pick(style.scale, u_scale) - 0.8 * width, 1.0)
+    # The pen's centre line gets the box less a pen width, so its ink spans about the box (the scan
+    # is normalized on its ink's bounding box anyway).
+    line_box = max(box - width, 1.0)
     if style.elastic_alpha > 0:  # distort at the scale it is drawn (in field units), then refit
-        dense = _fit_box(dense, box, size / 2.0, _FIELD_STEPS, 0.5)
+        dense = _fit_box(dense, line_box, size / 2.0, _FIELD_STEPS, 0.5)
         dense = _elastic(dense, rng, size, style.elastic_alpha * unit, style.elastic_sigma * unit)
-    # To canvas coordinates: pixel v spans [v, v + 1) * _SUPERSAMPLE, its centre v at (v + 0.5) * s - 0.5.
-    dense = _fit_box(dense, box, size / 2.0, _SUPERSAMPLE, 0.5 * _SUPERSAMPLE - 0.5)
     jitter = style.stroke_width_jitter
-    widths = [max(width * (1.0 + jitter * z), 0.5) for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
-    image = _centre_by_mass(_draw(dense, glyph, widths, size))
+    widths = [max(width * (1.0 + jitter * z), 0.5) * _SUPERSAMPLE
+              for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
+    # To scan coordinates: _SUPERSAMPLE scan pixels a pixel, the ink's box centred on the canvas.
+    side = line_box * _SUPERSAMPLE + max(widths)
+    canvas = int(side) + 2 * _SUPERSAMPLE
+    dense = _fit_box(dense, line_box * _SUPERSAMPLE, canvas / 2.0)
+    image = _centre_by_mass(_normalize(_draw(dense, glyph, widths, canvas), box, size, rng))
     if style.noise > 0:
         noisy = image + rng.normal(0.0, style.noise * 255.0, image.shape)
         return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)

@@ -168,3 +168,34 @@ def test_bad_digit():
     for digit in (-1, 10, "3"):
         with pytest.raises(ValueError, match=r"^digit: "):
             render_digit(digit, item_rng(0, "x", 0))
+
+
+def test_mnist_normalization_of_a_binary_scan():
+    """Like MNIST: a digit's inked box spans 20 px on its longest side (a faint edge pixel may round
+    to black), edges carry many
+    grey levels, and a digit's full pixels sit at one level of 251-255 with few at 255."""
+    images = np.stack([render_digit(i % 10, item_rng(7, "scan", i), DigitStyle()) for i in range(200)])
+    sides = []
+    for image in images:
+        rows, cols = np.nonzero(image)
+        sides.append(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+    assert set(sides) <= {19, 20} and sides.count(20) >= 0.97 * len(sides)
+    levels = np.mean([len(np.unique(image)) for image in images])
+    assert levels > 35  # the old 4x4 box filter gave 17
+    peaks = [np.bincount(image[image >= 251] - 251, minlength=5) for image in images]
+    assert all(p[:4].sum() == 0 or p[:4].max() >= 0.8 * p[:4].sum() for p in peaks)  # one level a digit
+    inked = images[images > 0]
+    assert 0.005 < (inked == 255).mean() < 0.1
+
+
+def test_twin_style_follows_what_it_sees():
+    """estimate_style moves slant and pen width toward the digits it is shown, never narrowing the slant."""
+    from datumaro_mnist_plugins.mnist_synthetic import estimate_style
+
+    default = DigitStyle()
+    shown = DigitStyle(slant=(10.0, 30.0), stroke_width=(2.8, 3.6))
+    samples = [render_digit(i % 10, item_rng(8, "twin", i), shown) for i in range(300)]
+    style = estimate_style(samples)
+    assert sum(style.slant) > sum(default.slant) + 10
+    assert sum(style.stroke_width) > sum(default.stroke_width)
+    assert style.slant[1] - style.slant[0] >= default.slant[1] - default.slant[0] - 0.1
