@@ -26,6 +26,7 @@ from datumaro.util.os_util import contains_unsafe_path_component
 
 from . import idx
 from ._fast import new_item
+from .subset_names import SubsetFile, check_subset_names
 from .transaction import recover, staged_export
 
 #: Datumaro's "this item has no label" value in MNIST label files.
@@ -245,13 +246,25 @@ class Sidecar:
         return cls(ids=ids, sizes=sizes)
 
 
+#: The longest item id our files hold: every sidecar we write must import (mnist's cells, csv's field limit).
+MAX_ID_CHARS = 8192
+
+
 def unsafe_id_reason(item_id: str) -> Optional[str]:
     """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
-    if item_id[:1] not in ("", "/", "\\") and item_id[1:2] != ":" and ".." not in item_id and "\0" not in item_id:
+    if (
+        item_id[:1] not in ("", "/", "\\")
+        and item_id[1:2] != ":"
+        and ".." not in item_id
+        and "\0" not in item_id
+        and len(item_id) <= MAX_ID_CHARS
+    ):
         return None  # the common case, decided without the regular expressions below (export's hot loop)
     normalized = item_id.replace("\\", "/")
     if not item_id:
         return "is empty"
+    if len(item_id) > MAX_ID_CHARS:
+        return f"is {len(item_id)} characters long; ids are at most {MAX_ID_CHARS}"
     if "\0" in item_id:  # no file name holds it, and the IDX sidecar's NUL-padded cells would drop it
         return "contains a NUL character"
     if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
@@ -261,10 +274,15 @@ def unsafe_id_reason(item_id: str) -> Optional[str]:
     return None
 
 
+def shown_id(item_id: str) -> str:
+    """An id as error messages show it: a long one cut short."""
+    return item_id if len(item_id) <= 80 else item_id[:60] + f"... ({len(item_id)} characters)"
+
+
 def check_item_id(path: str, item_id: str, where: str) -> None:
     reason = unsafe_id_reason(item_id)
     if reason:
-        raise DatasetImportError(f"{path}: {where}: item id {item_id!r} {reason}")
+        raise DatasetImportError(f"{path}: {where}: item id {shown_id(item_id)!r} {reason}")
 
 
 class SidecarCollector:
@@ -302,6 +320,8 @@ def to_gray_uint8(data: np.ndarray, describe: Callable[[], str]) -> np.ndarray:
     value fits 0..255; 3- and 4-channel images (BGR/BGRA, as Datumaro holds them) become grayscale
     with ITU-R 601-2 luma weights.
     """
+    if data.dtype.kind not in "biuf":  # complex, text, objects: no pixel values
+        raise DatasetExportError(f"{describe()}: image of {data.dtype} values; MNIST holds numbers 0..255")
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[:, :, 0]
     elif data.ndim == 3 and data.shape[2] in (3, 4):
@@ -329,6 +349,17 @@ def raw_pixels(image: Image) -> Optional[np.ndarray]:
     if isinstance(image, ImageFromNumpy):
         return FromDataMixin.data.fget(image)
     return image.data
+
+
+def gray_pixels(item: DatasetItem, describe: Callable[[], str]) -> Optional[np.ndarray]:
+    """The item's image as MNIST pixels (see to_gray_uint8), None if it has none; unreadable is an error."""
+    if not isinstance(item.media, Image) or not item.media.has_data:
+        return None
+    try:
+        data = raw_pixels(item.media)
+    except Exception as e:  # a missing or corrupt file, a loader that fails: whatever it raises
+        raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
+    return to_gray_uint8(np.asarray(data), describe) if data is not None else None
 
 
 def item_label(item: DatasetItem, label_count: int, describe: Callable[[], str]) -> int:
@@ -367,12 +398,17 @@ def make_item(
 # --- viewable image files (--image-ext) ----------------------------------------------------------------
 
 
+def dotted(ext: str) -> str:
+    """An image extension as written in file names: ``png`` and ``.png`` are both ``.png``."""
+    return ext if ext.startswith(".") else "." + ext
+
+
 def pillow_format_for(ext: str) -> str:
     """The Pillow format that writes *ext* files, or a clear error before anything is written."""
     from PIL import Image as PILImage
 
     PILImage.init()
-    ext = ext if ext.startswith(".") else "." + ext
+    ext = dotted(ext)
     fmt = PILImage.registered_extensions().get(ext.lower())
     if fmt is None or fmt not in PILImage.SAVE:
         writable = sorted(e for e, f in PILImage.registered_extensions().items() if f in PILImage.SAVE)
@@ -413,7 +449,7 @@ class ImageFileWriter:
     """Writes ``images/<subset>/<id><ext>`` with Pillow so a person can look at the data."""
 
     def __init__(self, save_dir: str, ext: str) -> None:
-        self.ext = ext if ext.startswith(".") else "." + ext
+        self.ext = dotted(ext)
         self.format = pillow_format_for(self.ext)
         self.save_dir = save_dir
 
@@ -426,6 +462,19 @@ class ImageFileWriter:
 
 
 # --- exports that replace a folder only when they succeed (the mechanism: transaction.py) ----------------
+
+
+def check_destination(save_dir: str) -> None:
+    """Refuse, before anything is written, a destination that is (or lies under) something not a folder."""
+    path = osp.abspath(save_dir)
+    while not osp.isdir(path):
+        if osp.lexists(path):
+            kind = "file" if osp.isfile(path) else "file system entry that is not a folder"
+            where = "is" if path == osp.abspath(save_dir) else f"lies under '{path}', which is"
+            raise DatasetExportError(f"export to '{save_dir}': the destination {where} a {kind}")
+        if osp.dirname(path) == path:
+            return
+        path = osp.dirname(path)
 
 
 def recover_interrupted_export(path: str) -> None:
@@ -516,6 +565,16 @@ class DigitsExporter(StagedExporter):
     def owns(cls, name: str) -> bool:
         raise NotImplementedError
 
+    @classmethod
+    def subset_files(cls, subset: str) -> List[SubsetFile]:
+        """Every file an export may write for *subset* (see subset_names.check_subset_names)."""
+        raise NotImplementedError
+
+    @classmethod
+    def subset_of_file(cls, name: str) -> Optional[str]:
+        """The subset the importer reads from a file named *name*, None if it is not a data file."""
+        raise NotImplementedError
+
     def _apply_impl(self) -> None:
         from .layouts import training_view
 
@@ -523,13 +582,15 @@ class DigitsExporter(StagedExporter):
         media_type = self._extractor.media_type()
         if media_type and not issubclass(media_type, Image):
             raise MediaTypeError(f"{self.NAME} holds images; this dataset's media type is {media_type.__name__}")
+        check_destination(self._save_dir)
         image_files = None
         copies = f"the viewable copies {IMAGES_DIR}/<subset>/<id><ext>"
         check_image_ext_needs_media(self._image_ext, self._save_media, copies)
         if self._image_ext and self._save_media:
             pillow_format_for(self._image_ext)  # an unknown extension fails before anything is written
         label_count = len(label_names_of(self._extractor))
-        self.check_before_writing()
+        self.check_before_writing()  # a layout's own rules on subset names come first
+        check_subset_names(self.NAME, self._extractor.subsets(), self.subset_files, self.subset_of_file)
 
         try:
             with staged_export(self._save_dir, self.owns) as staging:
@@ -549,17 +610,10 @@ class DigitsExporter(StagedExporter):
         progress = self._ctx.progress_reporter
         try:
             for item in progress.iter(subset, desc=f"Exporting '{subset_name}'"):
-                describe = lambda: f"item '{item.id}' of subset '{subset_name}'"  # noqa: E731
+                describe = lambda: f"item '{shown_id(item.id)}' of subset '{subset_name}'"  # noqa: E731
                 check_export_id(item.id, describe)
                 label = item_label(item, label_count, describe)
-                pixels = None
-                if self._save_media and isinstance(item.media, Image) and item.media.has_data:
-                    try:
-                        data = raw_pixels(item.media)
-                    except Exception as e:
-                        raise DatasetExportError(f"{describe()}: can't read its image ({e})") from e
-                    if data is not None:
-                        pixels = to_gray_uint8(data, describe)
+                pixels = gray_pixels(item, describe) if self._save_media else None
                 writer.add(label, pixels)
                 writer.add_label_attributes(label_attributes(item), describe)
                 collector.add(item.id, pixels.shape if pixels is not None else (0, 0))

@@ -58,10 +58,12 @@ from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
 from . import layouts
 from ._common import (
     IMAGES_DIR,
+    MAX_ID_CHARS,
     NO_LABEL,
     DigitsExporter,
     Sidecar,
     SidecarCollector,
+    SubsetFile,
     SubsetWriter,
     image_files_by_id,
     is_present,
@@ -164,7 +166,7 @@ def read_sidecar(path: str, count: int) -> Sidecar:
     """
     if count == 0:
         return Sidecar()
-    limit = count * 3 * 4 * 4099 + 1  # more than any sidecar of *count* rows we read
+    limit = count * 3 * 4 * _MAX_CELL_CHARS + 1  # more than any sidecar of *count* rows we write
     raw = bytearray()
     try:
         with gzip.open(path, "rb") as f:
@@ -206,16 +208,26 @@ def _is_prime(n: int) -> bool:
     return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
+def _prime_at_least(n: int) -> int:
+    while not _is_prime(n):
+        n += 1
+    return n
+
+
+#: The widest cell we write: the longest id the id rule allows, in the prime width it needs.
+_MAX_CELL_CHARS = _prime_at_least(MAX_ID_CHARS)
+
+
 def write_sidecar(path: str, sidecar: Sidecar) -> None:
     rows = sidecar.rows()
     chars = max((len(cell) for row in rows for cell in row), default=0)
-    if chars <= _SIDECAR_CHARS:
-        chars = _SIDECAR_CHARS  # the built-in's layout, which it can read too
-    else:
-        while not _is_prime(chars):
-            chars += 1
+    # the built-in's layout, which it can read too, or the prime width that tells longer ids apart
+    chars = _SIDECAR_CHARS if chars <= _SIDECAR_CHARS else _prime_at_least(chars)
+    # in blocks of ~16 MB: one long id widens every row's cells
+    block = max(1, (16 << 20) // (4 * chars * max(1, len(rows[0]) if rows else 1)))
     with gzip.GzipFile(path, "wb", mtime=0) as f:
-        f.write(np.array(rows, dtype=f"<U{chars}").tobytes())
+        for start in range(0, len(rows), block):
+            f.write(np.array(rows[start : start + block], dtype=f"<U{chars}").tobytes())
 
 
 class MnistBase(SubsetBase):
@@ -733,3 +745,14 @@ class MnistExporter(DigitsExporter):
         # not the torchvision class folders: a root holds several side by side (MNIST/ of a download, our
         # FashionMNIST/); an export replaces the one it writes and keeps the others
         return bool(_OWNED_FILE.match(name))
+
+    @classmethod
+    def subset_files(cls, subset: str) -> List[SubsetFile]:
+        longest = max(_COMPRESSION_PREFERENCE, key=len)  # whichever --compression: names fit and read back alike
+        data = [SubsetFile(f"{prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
+        return data + [SubsetFile(subset + SIDECAR_SUFFIX, "aux"), SubsetFile(subset, "folder")]
+
+    @classmethod
+    def subset_of_file(cls, name: str) -> Optional[str]:
+        match = _DATA_FILE.match(name)
+        return _family.parse_prefix(match["prefix"]).subset if match else None

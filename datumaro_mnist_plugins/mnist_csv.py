@@ -43,6 +43,7 @@ from ._common import (
     DigitsExporter,
     Sidecar,
     SidecarCollector,
+    SubsetFile,
     SubsetWriter,
     image_files_by_id,
     is_present,
@@ -75,6 +76,10 @@ def subset_of(file_name: str) -> str:
     """``fashion-mnist_test.csv`` -> ``test``; a file named otherwise gives its stem."""
     match = _DATA_FILE.match(file_name)
     return match["subset"] if match else osp.splitext(file_name)[0]
+
+
+def data_file_name(subset: str) -> str:
+    return f"mnist_{subset}{EXTENSION}"
 
 
 def sidecar_path(folder: str, subset: str) -> str:
@@ -642,7 +647,7 @@ class _CsvSubsetWriter(SubsetWriter):
     def __init__(self, staging: str, subset: str):
         self._staging = staging
         self._subset = subset
-        self._file = open(osp.join(staging, f"mnist_{subset}{EXTENSION}"), "wb")
+        self._file = open(osp.join(staging, data_file_name(subset)), "wb")
         self._labels: List[int] = []
         self._images: List[Optional[np.ndarray]] = []
         self._has_images = False
@@ -681,3 +686,16 @@ class MnistCsvExporter(DigitsExporter):
     @classmethod
     def owns(cls, name: str) -> bool:
         return bool(_OWNED_FILE.match(name))
+
+    @classmethod
+    def subset_files(cls, subset: str) -> List[SubsetFile]:
+        return [
+            SubsetFile(data_file_name(subset), "data"),
+            SubsetFile(osp.basename(sidecar_path("", subset)), "aux"),
+            SubsetFile(subset, "folder"),
+        ]
+
+    @classmethod
+    def subset_of_file(cls, name: str) -> Optional[str]:
+        match = _DATA_FILE.match(name)
+        return match["subset"] if match else None

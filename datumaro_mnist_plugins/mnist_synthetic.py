@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import json
 import os.path as osp
 import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -36,10 +35,21 @@ from datumaro.components.media import Image
 
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import StagedExporter, label_categories, label_names_of, make_item, pillow_format_for, raw_pixels, staged_export, to_gray_uint8
+from ._common import StagedExporter, label_categories, label_names_of, make_item, pillow_format_for, staged_export
+from ._common import NO_LABEL, check_destination, dotted, gray_pixels, item_label, shown_id
 from ._common import recover_interrupted_export
 from ._fast import built_in_batches, new_image
 from .parallel_render import WORKERS_ENV, BlockRenderer
+from .recipe_limits import (
+    MAX_FILTERED_COUNT,
+    MAX_RECIPE_BYTES,
+    RecipeTooCostly,
+    brief,
+    expand_ranges,
+    parse_recipe_text,
+    unknown_keys,
+    valid_proportions,
+)
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 from ._common import check_image_ext_needs_media
 
@@ -87,13 +97,7 @@ def format_ranges(indices: Sequence[int]) -> str:
 
 def parse_ranges(text: Any, count: int) -> Tuple[int, ...]:
     """The inverse of :func:`format_ranges` (a list of ints is accepted too); sorted, unique, < count."""
-    if isinstance(text, (list, tuple)):
-        values = list(text)
-    else:
-        values = []
-        for part in filter(None, str(text).replace(" ", "").split(",")):
-            first, _, last = part.partition("-")
-            values.extend(range(int(first), int(last or first) + 1))
+    values = list(text) if isinstance(text, (list, tuple)) else expand_ranges(str(text), count)
     if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < count for v in values):
         raise ValueError(f"indices must be whole numbers 0..{count - 1}")
     if any(b <= a for a, b in zip(values, values[1:])):
@@ -123,13 +127,13 @@ class Recipe:
 
         if not isinstance(data, Mapping):
             raise RecipeError(f"{source}: a recipe is a mapping of keys to values, not {type(data).__name__}")
-        unknown = sorted(set(data) - set(RECIPE_KEYS))
+        unknown = unknown_keys(data, RECIPE_KEYS)
         if unknown:
             raise fail(unknown[0], f"unknown key (known: {', '.join(RECIPE_KEYS)})")
 
         seed = data.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise fail("seed", f"must be a whole number 0..2^63-1, not {seed!r}")
+            raise fail("seed", f"must be a whole number 0..2^63-1, not {brief(seed)}")
 
         subsets = data.get("subsets", DEFAULT_SUBSETS)
         if not isinstance(subsets, Mapping) or not subsets:
@@ -143,16 +147,11 @@ class Recipe:
             or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in classes)
             or len(set(classes)) != len(classes)
         ):
-            raise fail("classes", f"must be a list of distinct digits 0..9, not {classes!r}")
+            raise fail("classes", f"must be a list of distinct digits 0..9, not {brief(classes)}")
 
         proportions = data.get("proportions", [1] * len(classes))
-        if (
-            not isinstance(proportions, Sequence)
-            or len(proportions) != len(classes)
-            or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in proportions)
-            or not sum(proportions) > 0
-        ):
-            raise fail("proportions", f"must be {len(classes)} non-negative numbers, not all zero")
+        if not valid_proportions(proportions, len(classes)):
+            raise fail("proportions", f"must be {len(classes)} finite non-negative numbers, not all zero")
 
         names = data.get("label_names", [DIGIT_CLASSES[c] for c in classes])
         if (
@@ -166,16 +165,16 @@ class Recipe:
         specs = {}
         for name, value in subsets.items():
             if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
-                raise fail("subsets", f"subset name {name!r} is not a plain name")
+                raise fail("subsets", f"subset name {brief(name)} is not a plain name")
             specs[name] = _subset_spec(value, len(classes), lambda message: fail(f"subsets.{name}", message))
 
         style_data = data.get("style", {}) or {}
         if not isinstance(style_data, Mapping):
             raise fail("style", "must be a mapping of style knobs")
         known = [f.name for f in dataclasses.fields(DigitStyle)]
-        for key in style_data:
-            if key not in known:
-                raise fail(f"style.{key}", f"unknown style knob (known: {', '.join(known)})")
+        unknown = unknown_keys(style_data, known)
+        if unknown:
+            raise fail(f"style.{unknown[0]}", f"unknown style knob (known: {', '.join(known)})")
         try:
             style = DigitStyle(**style_data)  # it validates every knob (and stores lists as tuples)
         except (TypeError, ValueError) as e:
@@ -217,26 +216,26 @@ _SPEC_KEYS = ("count", "proportions", "keep_classes", "indices")
 def _subset_spec(value: Any, class_count: int, fail) -> SubsetSpec:
     if not isinstance(value, Mapping):
         value = {"count": value}
-    unknown = sorted(set(value) - set(_SPEC_KEYS))
+    unknown = unknown_keys(value, _SPEC_KEYS)
     if unknown:
         raise fail(f"unknown key '{unknown[0]}' (known: {', '.join(_SPEC_KEYS)})")
     count = value.get("count")
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10**9:
-        raise fail(f"count must be a whole number 0..1e9, not {count!r}")
+        raise fail(f"count must be a whole number 0..1e9, not {brief(count)}")
     proportions = value.get("proportions")
-    if proportions is not None and (
-        not isinstance(proportions, Sequence)
-        or len(proportions) != class_count
-        or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in proportions)
-        or not sum(proportions) > 0
-    ):
-        raise fail(f"proportions must be {class_count} non-negative numbers, not all zero")
+    if proportions is not None and not valid_proportions(proportions, class_count):
+        raise fail(f"proportions must be {class_count} finite non-negative numbers, not all zero")
     keep = value.get("keep_classes")
     if keep is not None and (
-        not isinstance(keep, Sequence) or not all(isinstance(k, int) and 0 <= k < class_count for k in keep)
+        not isinstance(keep, Sequence)
+        or isinstance(keep, str)
+        or len(keep) > class_count
+        or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < class_count for k in keep)
     ):
-        raise fail(f"keep_classes must be class indices 0..{class_count - 1}")
+        raise fail(f"keep_classes must be at most {class_count} class indices 0..{class_count - 1}")
     indices = value.get("indices")
+    if (keep is not None or indices is not None) and count > MAX_FILTERED_COUNT:
+        raise fail(f"a filtered subset (keep_classes, indices) lists its items: count is at most {MAX_FILTERED_COUNT}")
     if indices is not None:
         try:
             indices = parse_ranges(indices, count)
@@ -256,18 +255,16 @@ def load_recipe(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Rec
         path = osp.join(path, RECIPE_FILE)
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+            raw = f.read(MAX_RECIPE_BYTES + 1)
+    except OSError as e:
         raise DatasetImportError(f"{path}: can't read the recipe ({e})") from None
+    is_json = path.lower().endswith(".json")
     try:
-        if path.lower().endswith(".json"):
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as e:  # yaml.YAMLError, json.JSONDecodeError
-        raise DatasetImportError(f"{path}: not valid {'JSON' if path.endswith('.json') else 'YAML'}: {e}") from None
+        data = parse_recipe_text(raw, is_json)
+    except RecipeTooCostly as e:
+        raise RecipeError(f"{path}: {e}") from None
+    except Exception as e:  # yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, RecursionError
+        raise DatasetImportError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {str(e)[:500]}") from None
     if data is None:
         data = {}
     if overrides:
@@ -472,7 +469,7 @@ def _looks_like_recipe(path: str) -> bool:
         return False
     try:
         load_recipe(path)
-    except DatumaroError:
+    except Exception:  # detection never fails: anything that is not a valid recipe is "not this format"
         return False
     return True
 
@@ -565,17 +562,23 @@ def twin_recipe(extractor, seed: int = 0) -> Recipe:
     for item in extractor:
         totals[item.subset] = totals.get(item.subset, 0) + 1
         per_class = counts.setdefault(item.subset, np.zeros(len(names), np.int64))
-        labels = [a.label for a in item.annotations if a.type == AnnotationType.label]
-        if labels:
-            per_class[labels[0]] += 1
-        if len(samples) < _STYLE_SAMPLE and isinstance(item.media, Image) and item.media.has_data:
-            samples.append(to_gray_uint8(np.asarray(raw_pixels(item.media)), lambda: f"item '{item.id}'"))
+        describe = lambda: f"item '{shown_id(item.id)}' of subset '{item.subset}'"  # noqa: E731
+        label = item_label(item, len(names), describe)  # a label outside the categories is an error
+        if label != NO_LABEL:
+            per_class[label] += 1
+        if len(samples) < _STYLE_SAMPLE:
+            pixels = gray_pixels(item, describe)
+            if pixels is not None:
+                samples.append(pixels)
     overall = sum(counts.values()) if counts else np.ones(len(names))
     subsets = {
         name: SubsetSpec(count=totals[name], proportions=_shares(counts[name]) if counts[name].sum() else None)
         for name in totals
     }
-    style = estimate_style(samples)
+    try:
+        style = estimate_style(samples)
+    except ValueError as e:  # a knob out of range: images smaller or larger than digits can be drawn
+        raise DatasetExportError(f"mnist_synthetic can't twin this dataset's images: {e}") from None
     return Recipe(
         seed=seed,
         subsets=subsets,
@@ -671,24 +674,43 @@ class MnistSyntheticExporter(StagedExporter):
 
     def _apply_impl(self) -> None:
         check_image_ext_needs_media(self._image_ext, self._save_media, f"the preview sheet {self.PREVIEW_NAME}<ext>")
-        ext = self._image_ext or self.DEFAULT_IMAGE_EXT
+        check_destination(self._save_dir)
+        ext = dotted(self._image_ext or self.DEFAULT_IMAGE_EXT)
         if self._save_media:
             pillow_format_for(ext)
         recipe = exact_recipe(self._extractor)
         kind = "exact: regenerates these items" if recipe else "a synthetic twin of the exported dataset"
         recipe = recipe or twin_recipe(self._extractor, self._seed)
+        try:
+            with staged_export(self._save_dir, self.owns) as staging:
+                _write_recipe(osp.join(staging, RECIPE_FILE), recipe, kind)
+                if self._save_dataset_meta:
+                    save_meta_file(staging, label_categories(recipe.label_names))
+                if self._save_media:
+                    self._write_preview(osp.join(staging, self.PREVIEW_NAME + ext), recipe)
+        except OSError as e:  # a full disk, a read-only folder: say where, not only errno
+            raise DatasetExportError(f"export to '{self._save_dir}' failed: {e}") from e
 
-        import yaml
+    @staticmethod
+    def _write_preview(path: str, recipe: Recipe) -> None:
+        from .preview import collect_samples, contact_sheet
 
-        with staged_export(self._save_dir, self.owns) as staging:
-            with open(osp.join(staging, RECIPE_FILE), "w", encoding="utf-8") as f:
-                f.write(f"# mnist_synthetic recipe ({kind})\n")
-                yaml.safe_dump(recipe.to_mapping(), f, sort_keys=False, allow_unicode=True, width=120)
-            if self._save_dataset_meta:
-                save_meta_file(staging, label_categories(recipe.label_names))
-            if self._save_media:
-                from .preview import collect_samples, contact_sheet
+        size = recipe.style.image_size
+        per_class, scale = min(10, max(1, 4096 // size)), 2 if size <= 64 else 1  # a sheet of a few MB at most
+        samples = collect_samples(MnistSyntheticBase(recipe=recipe), per_class)
+        contact_sheet(samples, recipe.label_names, per_class, scale).save(path)
 
-                source = MnistSyntheticBase(recipe=recipe)
-                sheet = contact_sheet(collect_samples(source, 10), list(recipe.label_names), 10)
-                sheet.save(osp.join(staging, self.PREVIEW_NAME + ext))
+
+def _write_recipe(path: str, recipe: Recipe, kind: str) -> None:
+    """Write recipe.yaml and read it back: what we write must load as the same recipe, or the export fails."""
+    import yaml
+
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# mnist_synthetic recipe ({kind})\n")
+        yaml.safe_dump(recipe.to_mapping(), f, sort_keys=False, allow_unicode=True, width=120)
+    try:
+        same = load_recipe(path) == recipe
+    except DatumaroError as e:
+        raise DatasetExportError(f"mnist_synthetic: this dataset's recipe would not load back: {e}") from None
+    if not same:
+        raise DatasetExportError("mnist_synthetic: this dataset's recipe does not read back as written")

@@ -13,13 +13,15 @@ import numpy as np
 #: Pixels between cells, and the width of the class-name column.
 _GAP = 2
 _NAME_WIDTH = 90
+#: The largest sheet drawn (one byte a pixel): 64 MiB.
+MAX_SHEET_PIXELS = 64 << 20
 
 
 def collect_samples(dataset, per_class: int) -> Dict[int, List[np.ndarray]]:
     """The first *per_class* grayscale images of each class, in dataset order (stops early when full)."""
-    from ._common import raw_pixels, to_gray_uint8
+    from ._common import gray_pixels, label_names_of
 
-    label_count = len(dataset.categories()[_label_type()])
+    label_count = len(label_names_of(dataset))  # a dataset without label categories has no classes
     samples: Dict[int, List[np.ndarray]] = {label: [] for label in range(label_count)}
     missing = label_count
     for item in dataset:
@@ -29,7 +31,7 @@ def collect_samples(dataset, per_class: int) -> Dict[int, List[np.ndarray]]:
         bucket = samples.get(labels[0])
         if bucket is None or len(bucket) >= per_class:
             continue
-        bucket.append(to_gray_uint8(np.asarray(raw_pixels(item.media)), lambda: f"item '{item.id}'"))
+        bucket.append(gray_pixels(item, lambda: f"item '{item.id}' of subset '{item.subset}'"))
         if len(bucket) == per_class:
             missing -= 1
             if not missing:
@@ -47,10 +49,10 @@ def contact_sheet(samples: Dict[int, List[np.ndarray]], names: Sequence[str], pe
     """A Pillow image: one row per class, its name on the left, its samples scaled up *scale* times."""
     from PIL import Image, ImageDraw
 
-    cell = max((max(s.shape) for bucket in samples.values() for s in bucket), default=28) * scale
+    side = max((max(s.shape) for bucket in samples.values() for s in bucket), default=28)
     rows = [label for label in sorted(samples) if samples[label]]
-    width = _NAME_WIDTH + per_class * (cell + _GAP) + _GAP
-    height = max(len(rows), 1) * (cell + _GAP) + _GAP
+    width, height = sheet_size(side, scale, per_class, len(rows))
+    cell = side * scale
     sheet = Image.new("L", (width, height), 40)
     draw = ImageDraw.Draw(sheet)
     for row, label in enumerate(rows):
@@ -63,12 +65,31 @@ def contact_sheet(samples: Dict[int, List[np.ndarray]], names: Sequence[str], pe
     return sheet
 
 
+def sheet_size(side: int, scale: int, per_class: int, rows: int) -> tuple:
+    """(width, height) of a sheet of *rows* classes of *per_class* images *side* pixels wide, *scale* times;
+    a DatumaroError if that is over MAX_SHEET_PIXELS (checked before anything is allocated)."""
+    from datumaro.components.errors import DatumaroError
+
+    cell = side * scale
+    width = _NAME_WIDTH + per_class * (cell + _GAP) + _GAP
+    height = max(rows, 1) * (cell + _GAP) + _GAP
+    if width * height > MAX_SHEET_PIXELS:
+        raise DatumaroError(
+            f"a contact sheet of {width}x{height} pixels ({per_class} per class, images of {side} pixels "
+            f"scaled {scale} times) is over the {MAX_SHEET_PIXELS} pixels allowed; lower --scale or --per-class"
+        )
+    return width, height
+
+
 def preview(path: str, output: str, *, format: Optional[str] = None, per_class: int = 10, scale: int = 2) -> str:
     """Write a contact sheet of the dataset at *path* to *output* (any Pillow format, by extension)."""
     import datumaro as dm
 
+    sheet_size(1, scale, per_class, 1)  # too large even for 1-pixel images: fail before importing
     dataset = dm.Dataset.import_from(path, format) if format else dm.Dataset.import_from(path)
-    names = [c.name for c in dataset.categories()[_label_type()]]
+    from ._common import label_names_of
+
+    names = label_names_of(dataset)
     contact_sheet(collect_samples(dataset, per_class), names, per_class, scale).save(output)
     return output
 
