@@ -51,7 +51,14 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from datumaro_mnist_plugins._registration import FORMAT_NAMES
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the fuzzer's other modules, beside it
+
+from fuzz_kinds import IN_PROCESS_KINDS, Context, copy_case, materialize  # noqa: E402
+from fuzz_oracle import Crash, Hang, chain as _chain, describe as _describe, names_the_folder as _names_the_folder  # noqa: E402
+from fuzz_oracle import signature as _signature, time_bound  # noqa: E402
+from fuzz_races import PROCESS_KINDS  # noqa: E402
+
+from datumaro_mnist_plugins._registration import FORMAT_NAMES  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data"))
@@ -85,12 +92,6 @@ class Seed:
 
 #: How runs ended, for the summary: a fuzzer whose mutations are all refused at the first byte tests little.
 OUTCOMES: Counter = Counter()
-
-
-@dataclass
-class Crash:
-    signature: str
-    description: str
 
 
 # --- seeds: real digits -------------------------------------------------------------------------------
@@ -262,27 +263,6 @@ def _compression(name: str) -> str:
     return suffix if suffix in _CODECS else ""
 
 
-#: File-name prefixes that become one subset: a copy under the other name must be refused, never merged.
-_CLASHING_PREFIXES = (("t10k-", "test-"), ("t10k-", "qmnist-test-"), ("mnist_", "fashion-mnist_"))
-#: What may stand where a file is expected (not a FIFO: saving a crash copies the folder, and would wait on it).
-NOT_FILES = ("<directory>", "<symlink to /dev/null>")
-
-
-def _not_a_file_or_a_clash(rng: random.Random, files: Dict[str, bytes]) -> None:
-    """Sometimes: a file replaced by a directory or a device, or copied under a name of the same subset."""
-    names = sorted(files)
-    roll = rng.random()
-    if roll < 0.04 and names:
-        files[rng.choice(names)] = rng.choice(NOT_FILES)
-    elif roll < 0.08:
-        for name in names:
-            for a, b in _CLASHING_PREFIXES:
-                for old, new in ((a, b), (b, a)):
-                    if osp.basename(name).startswith(old):
-                        files[osp.join(osp.dirname(name), new + osp.basename(name)[len(old):])] = files[name]
-                        return
-
-
 def mutate(rng: random.Random, files: Dict[str, bytes]) -> Dict[str, bytes]:
     """A mutated copy of a dataset folder's files."""
     files = dict(files)
@@ -317,7 +297,6 @@ def mutate(rng: random.Random, files: Dict[str, bytes]) -> Dict[str, bytes]:
             changed = _mutate_bytes(rng, plain, others, header_bias=True)
             files[name] = _CODECS[compression][1](changed) if compression else changed
         names = sorted(files)
-    _not_a_file_or_a_clash(rng, files)
     return files
 
 
@@ -329,38 +308,6 @@ def _safe_decompress(compression: str, data: bytes) -> Optional[bytes]:
 
 
 # --- the oracle ------------------------------------------------------------------------------------------
-
-
-def _chain(error: BaseException) -> List[BaseException]:
-    chain = []
-    while error is not None and len(chain) < 10:
-        chain.append(error)
-        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
-    return chain
-
-
-def _names_the_folder(error: BaseException, folder: str) -> bool:
-    """Does some message below Datumaro's generic "Failed to import dataset ... at <folder>" name a file?"""
-    for e in _chain(error):
-        text = str(e)
-        if text.startswith("Failed to import dataset "):
-            continue
-        if folder in text:
-            return True
-    return False
-
-
-def _signature(error: BaseException, kind: str) -> str:
-    """Type of the root error and the innermost frame of this project or Datumaro that raised it."""
-    error = _chain(error)[-1]
-    frames = traceback.extract_tb(error.__traceback__)
-    ours = [f for f in frames if "datumaro" in f.filename]
-    where = f"{osp.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else "?"
-    return f"{kind}:{type(error).__name__}@{where}"
-
-
-def _describe(error: BaseException) -> str:
-    return "".join(traceback.format_exception(error))
 
 
 def _touch(dataset) -> int:
@@ -417,13 +364,7 @@ def write_folder(folder: str, files: Dict[str, bytes]) -> None:
     for name, data in files.items():
         path = osp.join(folder, name)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        if data == "<directory>":
-            os.makedirs(path)
-        elif data == "<symlink to /dev/null>":
-            os.symlink(os.devnull, path)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
+        materialize(path, data)
 
 
 def _check_traced(folder: str, seed: Seed, out: str, traced: bool) -> Tuple[Optional[Crash], int]:
@@ -461,21 +402,61 @@ def pick(rng: random.Random, seeds: List[Seed]) -> Seed:
     return seeds[-1]
 
 
-def run_one(
-    rng: random.Random, seeds: List[Seed], workdir: str, *, memory_limits: Optional[Dict[str, int]] = None
-) -> Optional[Crash]:
-    """One mutation of one seed, checked (allocation peaks too, given each seed's limit). *workdir* is reused."""
+def run_bytes(rng: random.Random, seeds: List[Seed], workdir: str, limits: Optional[Dict[str, int]]) -> Optional[Crash]:
+    """One byte-level mutation of one seed, checked (allocation peaks too, given each seed's limit)."""
     seed = pick(rng, seeds)
     files = mutate(rng, seed.files)
     folder, out = osp.join(workdir, "case"), osp.join(workdir, "out")
     write_folder(folder, files)
     shutil.rmtree(out, ignore_errors=True)
-    limit = memory_limits.get(seed.name) if memory_limits else None
+    limit = limits.get(seed.name) if limits else None
     crash, peak = _check_traced(folder, seed, out, traced=limit is not None)
     if crash is None and limit is not None and peak > limit:
         crash = Crash(f"memory:{seed.name}", f"traced peak {peak} bytes > {limit}")
     if crash is not None:
         crash.description = f"seed folder: {seed.name} ({seed.format})\n{crash.description}"
+    return crash
+
+
+#: Every mutation kind: name -> (relative weight, run). Mutated bytes are most runs; the rest are rarer
+#: and slower (the process kinds take seconds each).
+KINDS = {
+    "bytes": (1.0, lambda rng, ctx: run_bytes(rng, ctx.seeds, ctx.workdir, ctx.limits)),
+    **IN_PROCESS_KINDS,
+    **{name: (weight, lambda rng, ctx, run=run: run(rng, ctx.workdir)) for name, (weight, run) in PROCESS_KINDS.items()},
+}
+#: The kinds fast enough for CI (Hypothesis): all but the processes.
+FAST_KINDS = ("bytes", *IN_PROCESS_KINDS)
+#: A run still going after this long is a hang (a FIFO read, an endless loop): a crash.
+TIME_BOUND = 120
+#: Runs per kind, for the summary.
+KIND_RUNS: Counter = Counter()
+
+
+def run_one(
+    rng: random.Random, seeds: List[Seed], workdir: str, *, memory_limits: Optional[Dict[str, int]] = None,
+    kinds=None,
+) -> Optional[Crash]:
+    """One mutation of a kind picked from *kinds* (default: all), checked, under a time bound. *workdir* is reused."""
+    names = list(kinds or KINDS)
+    point = rng.random() * sum(KINDS[k][0] for k in names)
+    kind = names[-1]
+    for name in names:
+        point -= KINDS[name][0]
+        if point < 0:
+            kind = name
+            break
+    KIND_RUNS[kind] += 1
+    ctx = Context(seeds, workdir, write_folder, check_folder, traced=memory_limits is not None, limits=memory_limits)
+    try:
+        with time_bound(TIME_BOUND):
+            crash = KINDS[kind][1](rng, ctx)
+    except Hang as e:
+        crash = Crash(f"{kind}:hang", _describe(e))
+    if crash is not None:
+        if not crash.signature.startswith(kind):
+            crash.signature = f"{kind}/{crash.signature}"
+        crash.description = f"kind: {kind}\n{crash.description}"
     return crash
 
 
@@ -494,7 +475,7 @@ def _save_crash(crash_dir: str, crash: Crash, case_folder: str, run_seed: int) -
     key = hashlib.sha1(crash.signature.encode()).hexdigest()[:12]
     target = osp.join(crash_dir, key)
     if not osp.isdir(target):
-        shutil.copytree(case_folder, osp.join(target, "input"), symlinks=True)  # a link to a device stays a link
+        copy_case(case_folder, osp.join(target, "input"))
         with open(osp.join(target, "crash.txt"), "w", encoding="utf-8") as f:
             f.write(f"signature: {crash.signature}\nreplay: python benchmarks/fuzz.py --replay {run_seed}\n\n")
             f.write(crash.description)
@@ -544,6 +525,9 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"{sum(crashes.values())} crashing runs, {len(crashes)} distinct crashes")
         for outcome, count in OUTCOMES.most_common():
             print(f"  {count:6d}  {outcome}")
+        for kind, count in sorted(KIND_RUNS.items()):
+            found = sum(n for sig, n in crashes.items() if sig.startswith(kind))
+            print(f"  kind {kind}: {count} executions, {found} crashing")
         for signature, count in sorted(crashes.items()):
             print(f"  {count:6d}  {signature}")
         return 1 if crashes else 0
