@@ -55,7 +55,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the fuzzer's other mod
 
 from fuzz_kinds import IN_PROCESS_KINDS, Context, copy_case, materialize  # noqa: E402
 from fuzz_oracle import Crash, Hang, chain as _chain, describe as _describe, names_the_folder as _names_the_folder  # noqa: E402
-from fuzz_oracle import signature as _signature, time_bound  # noqa: E402
+from fuzz_oracle import OUTCOMES, signature as _signature, time_bound  # noqa: E402
 from fuzz_races import PROCESS_KINDS  # noqa: E402
 
 from datumaro_mnist_plugins._registration import FORMAT_NAMES  # noqa: E402
@@ -90,8 +90,6 @@ class Seed:
     round_trip: bool = True
 
 
-#: How runs ended, for the summary: a fuzzer whose mutations are all refused at the first byte tests little.
-OUTCOMES: Counter = Counter()
 
 
 # --- seeds: real digits -------------------------------------------------------------------------------

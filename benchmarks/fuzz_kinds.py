@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from fuzz_oracle import Crash, Hang, describe, names_the_folder, signature, unclear
+from fuzz_oracle import OUTCOMES, Crash, Hang, describe, signature, unclear
 
 
 @dataclass
@@ -118,32 +118,80 @@ def _touch_all(dataset) -> int:
     return count
 
 
-def _import_reporting(folder: str, fmt: str, path: str, kind: str) -> Optional[Crash]:
-    """A file replaced by *kind* at *path*: the import fails naming the folder, or a warning names *path*."""
+def _fingerprint(folder: str, fmt: str) -> Optional[tuple]:
+    """What a user gets from importing *folder*: items, labels, pixels, class names (None: an error)."""
+    from datumaro.components.annotation import AnnotationType
     from datumaro.components.dataset import Dataset
 
     try:
+        dataset = Dataset.import_from(folder, fmt)
+        names = [c.name for c in dataset.categories()[AnnotationType.label]]
+        items = sorted((item.subset, item.id, tuple(a.label for a in item.annotations),
+                        None if item.media is None or not item.media.has_data else np.asarray(item.media.data).tobytes())
+                       for item in dataset)
+        return names, items
+    except Hang:
+        raise
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _import_reporting(ctx: Context, seed, name: str, kind: str) -> Optional[Crash]:
+    """A file replaced by *kind*: the import fails naming the folder, or a warning names it, or the file is
+    one this folder's import doesn't read (the import without it gives the same dataset)."""
+    from datumaro.components.dataset import Dataset
+
+    folder = osp.join(ctx.workdir, "case")
+    path = osp.join(folder, name)
+    try:
         with _Records() as texts:
-            _touch_all(Dataset.import_from(folder, fmt))
+            _touch_all(Dataset.import_from(folder, seed.format))
     except Hang:
         raise
     except Exception as e:  # noqa: BLE001 - the point of a fuzzer
         return unclear(e, folder, "file-kind")
+    without, original = osp.join(ctx.workdir, "without"), osp.join(ctx.workdir, "original")
+    ctx.write_folder(without, {n: v for n, v in seed.files.items() if n != name})
+    ctx.write_folder(original, seed.files)
+    if _fingerprint(without, seed.format) == _fingerprint(original, seed.format):
+        OUTCOMES["file-kind: imported (a file this folder's import doesn't read)"] += 1
+        return None
     if not any(path in text or osp.basename(path) in text for text in texts):
         return Crash(f"file-kind:silently-skipped:{kind}", f"{path} was {kind}; import succeeded, no word of it")
+    OUTCOMES["file-kind: imported, with a warning naming it"] += 1
     return None
 
 
+def _drop_dac_override() -> None:
+    """Make this (root) process obey file permissions: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH.
+
+    Root stays root (the interpreter's own files stay readable), but a chmod-000 file is refused, as to a user.
+    """
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    data[0].effective &= ~((1 << 1) | (1 << 2))
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
 def _as_nobody(ctx: Context, folder: str, fmt: str, seconds: float = 60) -> Optional[Crash]:
-    """check_folder in a child that is not root (root reads a chmod-000 file as any other)."""
-    os.chmod(ctx.workdir, 0o755)
+    """check_folder in a child that obeys file permissions (root reads a chmod-000 file as any other)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
         try:
-            os.setgid(65534)
-            os.setuid(65534)
+            _drop_dac_override()
             result = ctx.check_folder(folder, fmt, osp.join(folder, "out"), False)
         except BaseException as e:  # noqa: BLE001
             result = Crash(signature(e, "file-kind"), describe(e))
@@ -177,7 +225,7 @@ def run_file_kind(rng: random.Random, ctx: Context) -> Optional[Crash]:
     folder = osp.join(ctx.workdir, "case")
     ctx.write_folder(folder, files)
     if kind in NOT_FILES:
-        return _import_reporting(folder, seed.format, osp.join(folder, name), kind)
+        return _import_reporting(ctx, seed, name, kind)
     if kind == "<unreadable>" and os.geteuid() == 0:
         return _as_nobody(ctx, folder, seed.format)
     return ctx.check_folder(folder, seed.format, osp.join(ctx.workdir, "out"), seed.round_trip)
@@ -265,11 +313,13 @@ def run_name_clash(rng: random.Random, ctx: Context) -> Optional[Crash]:
     except Exception as e:  # noqa: BLE001
         return unclear(e, folder, "name-clash")
     if None in counts.values():
+        OUTCOMES["name-clash: imported (not judged: a part fails alone)"] += 1
         return None
     expected = counts["original"] + counts["renamed"] - counts["rest"]
     if count != expected:
         return Crash(f"name-clash:merged:{seed.name}", f"{sorted(copies)} beside {sorted(renames)}: {count} items "
                      f"imported, {expected} expected (kept apart) or a clear error")
+    OUTCOMES["name-clash: imported, kept apart"] += 1
     return None
 
 
@@ -316,10 +366,15 @@ def run_subset_names(rng: random.Random, ctx: Context) -> Optional[Crash]:
     out = osp.join(parent, "out")
     try:
         dataset = _subset_dataset(rng, names)
+    except ValueError:  # Datumaro's own item refuses it ('..' in a subset name)
+        OUTCOMES["subset-names: refused by Datumaro's DatasetItem"] += 1
+        return None
+    try:
         expected = _contents(dataset)
         dataset.export(out, fmt, save_media=True)
     except DatumaroError:
         left = os.listdir(parent)
+        OUTCOMES["subset-names: refused"] += 1
         return Crash(f"subset-names:left-behind:{fmt}", f"{names!r}: refused, left {left}") if left else None
     except Hang:
         raise
@@ -335,6 +390,7 @@ def run_subset_names(rng: random.Random, ctx: Context) -> Optional[Crash]:
         lost = sorted(set(expected) ^ set(again))[:6]
         return Crash(f"subset-names:not-exact:{fmt}", f"{names!r}: {len(expected)} items exported, {len(again)} "
                      f"read back; differing keys {lost!r}")
+    OUTCOMES["subset-names: round-tripped"] += 1
     return None
 
 
@@ -353,6 +409,9 @@ HOSTILE_VALUES = (
     {"count": 10**6, "indices": "0-999999"}, {"count": 3, "keep_classes": list(range(50))}, "ü",
     list(range(2000)), {"1": 2, 3: 4}, [None], [True, False],
 )
+#: Values a recipe may well hold: most mutations should still import, to reach the drawing.
+PLAUSIBLE_VALUES = (0, 1, 2, 5, 9, 28, 64, 0.0, 0.3, 1.5, [1, 2], [0.5, 1.5], [-5, 5], [3, 8], "0-3", "1,4",
+                    {"count": 4}, {"count": 6, "keep_classes": [1]}, [1, 1, 1], "train", 8, 100, [8, 8])
 YAML_TOKENS = (b"&a ", b"*a", b"<<: *a\n", b"!!python/object:os.system ", b"!!binary ", b"- ", b": ", b"? ",
                b"\t", b"{", b"}", b"[", b"]", b",", b"\n", b"  ", b"#", b"'", b'"', b"|\n", b">\n", b"%YAML 1.1\n",
                b"---\n", b"...\n", b"1e999", b".nan", b"-.inf", b"0x7fffffffffffffff", b"~", b"\xef\xbb\xbf", b"\x00")
@@ -410,14 +469,14 @@ def _recipe_text(rng: random.Random) -> Tuple[bytes, str]:
         if isinstance(_get(data, path), dict) and rng.random() < 0.3:  # a new key, of any type
             path = path + (rng.choice(("seed", "count", "style", 1, 2.5, None, True, "colour", "")),)
         try:
-            data = _set(data, path, rng.choice(HOSTILE_VALUES))
+            data = _set(data, path, rng.choice(rng.choice((HOSTILE_VALUES, PLAUSIBLE_VALUES, PLAUSIBLE_VALUES))))
         except (TypeError, IndexError, KeyError):
             pass
     if suffix == ".json":
         text = json.dumps(data, default=str).encode()  # NaN, Infinity written as JSON5-ish tokens
     else:
         text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
-    if rng.random() < 0.4:  # token splices
+    if rng.random() < 0.25:  # token splices
         text = bytearray(text)
         for _ in range(rng.randint(1, 4)):
             pos = rng.randrange(len(text) + 1)
@@ -459,6 +518,7 @@ def _check_recipe(path: str, folder: str) -> Optional[Crash]:
         raise
     except Exception as e:  # noqa: BLE001 - a recipe that imports makes items that render
         return Crash(signature(e, "recipe-render"), describe(e))
+    OUTCOMES["recipe: imported, items render"] += 1
     return None
 
 

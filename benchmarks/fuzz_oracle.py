@@ -10,8 +10,13 @@ import contextlib
 import os.path as osp
 import signal
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
+
+
+#: How runs ended, for the summary: a fuzzer whose mutations are all refused at the first byte tests little.
+OUTCOMES: Counter = Counter()
 
 
 @dataclass
@@ -77,6 +82,7 @@ def unclear(error: BaseException, folder: str, kind: str) -> Optional[Crash]:
     from datumaro.components.errors import DatumaroError
 
     if isinstance(error, DatumaroError) and names_the_folder(error, folder):
+        OUTCOMES[f"{kind}: refused ({type(error).__name__})"] += 1
         return None
     label = f"{kind}-unclear" if isinstance(error, DatumaroError) else kind
     return Crash(signature(error, label), describe(error))

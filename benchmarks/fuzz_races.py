@@ -101,7 +101,8 @@ def _state(parent: str, out: str, fmt: str, allowed: List[Optional[Dict]], what:
     for name, data in FOREIGN.items():
         if open(osp.join(parent, name), "rb").read() != data:
             return Crash(f"{what}:foreign-file-lost:{fmt}", f"{name} beside the export changed or went")
-    if not osp.exists(out):
+    if not osp.exists(out) or None in allowed and os.listdir(out) == []:
+        # Datumaro's Dataset.export makes the folder before our exporter starts: killed then, it stays empty
         return None if None in allowed else Crash(f"{what}:folder-gone:{fmt}", "the destination disappeared")
     try:
         found = contents(Dataset.import_from(out, fmt))
