@@ -1,15 +1,29 @@
 """Fuzz the MNIST-family importers and exporters with mutated real files.
 
-Each run takes one seed dataset folder built from real MNIST files (``../shared/data``, or the 100 real
-digits in ``assets/mnist-sample`` when the shared data is absent), mutates it — bit flips, header fields
-set to edge values, truncation, extension, spliced bytes, damaged or swapped compression, deleted or
-renamed files, files replaced by a directory or a device, files copied under a name of the same subset
-(``t10k-`` / ``test-``, ``mnist_`` / ``fashion-mnist_``), text tokens (BOM, CRLF, ``../../x``, non-UTF-8) in ``labels.txt`` / ``dataset_meta.json`` /
-CSV — then imports it with ``Dataset.import_from``, touches every item's label and pixels, and, if that
-worked, exports it in the same format and imports the export again.
+Each run picks a mutation kind (table ``KINDS``; ``--kinds`` narrows it) and runs it under a time bound
+(``TIME_BOUND``: a hang is a crash):
+
+- ``bytes``: one seed dataset folder built from real MNIST files (``../shared/data``, or the 100 real
+  digits in ``assets/mnist-sample`` when the shared data is absent), mutated — bit flips, header fields
+  set to edge values, truncation, extension, spliced bytes, damaged or swapped compression, deleted or
+  renamed files, text tokens (BOM, CRLF, ``../../x``, non-UTF-8) in ``labels.txt`` / ``dataset_meta.json`` /
+  CSV — then imported with ``Dataset.import_from``, every item's label and pixels touched, and, if that
+  worked, exported in the same format and imported again.
+- ``file-kind``, ``name-clash``, ``subset-names``, ``recipe`` (``fuzz_kinds.py``): a seed file replaced by
+  a directory, FIFO, link to ``/dev/zero`` or ``/dev/null``, dangling link, unreadable (checked by a root
+  process that obeys permissions) or empty file; files copied under names of the same subset (``t10k-`` /
+  ``test-``, ``mnist_`` / ``fashion-mnist_``, EMNIST/QMNIST prefixes, raw beside ``.gz`` / ``.xz`` with
+  different contents); datasets of clashing subset names exported and imported back; mutated YAML/JSON
+  recipes (wrong types per key, huge numbers, mixed key types, alias bombs, deep nesting, token splices).
+- ``concurrent-export``, ``killed-export`` (``fuzz_races.py``): 2-4 processes exporting different datasets
+  to one folder at once, and an export SIGKILLed at a random moment, then imported.
 
 Oracle: every failure must be a ``datumaro.components.errors`` type whose message chain names the
-dataset folder (so the user learns which file is wrong). A bare ``ValueError``/``IndexError``/
+dataset folder (so the user learns which file is wrong); a file that is not a file must be an error or a
+warning naming it (unless the import doesn't read it); clashing names are kept apart or refused, never
+merged; a subset-name round trip is exact or refused before writing; a recipe that imports renders; after
+racing or killed exports the folder imports as exactly one complete export, with no staging left once the
+next export is done and no file of the user's lost. A bare ``ValueError``/``IndexError``/
 ``EOFError``/``MemoryError``/numpy message, or a Datumaro error that names no file, is a crash. With
 tracing on (the default here; ``--no-memory`` and CI turn it off) a run whose traced allocation peak
 exceeds twice that of its unmutated seed (plus 16 MB) is a crash too: a mutation must not make an
@@ -20,6 +34,7 @@ Usage::
     python benchmarks/fuzz.py --minutes 15            # the long run; prints executions and crashes
     python benchmarks/fuzz.py --runs 2000 --seed 7    # a fixed number of runs
     python benchmarks/fuzz.py --replay 12345          # re-run one case (its seed) and show the traceback
+    python benchmarks/fuzz.py --kinds recipe,file-kind --minutes 5   # only these kinds
 
 Run ``i`` of a session started with ``--seed S`` uses ``random.Random(S * 10**9 + i)``, so any crash
 replays exactly (with the same seed folders: same data source, same version of this script). Crashing inputs are saved under ``--crashes`` (default ``fuzz-crashes/``), one folder
@@ -469,13 +484,15 @@ def _quiet() -> None:
     logging.disable(logging.CRITICAL)
 
 
-def _save_crash(crash_dir: str, crash: Crash, case_folder: str, run_seed: int) -> str:
+def _save_crash(crash_dir: str, crash: Crash, case_folder: str, replay: str) -> str:
     key = hashlib.sha1(crash.signature.encode()).hexdigest()[:12]
     target = osp.join(crash_dir, key)
     if not osp.isdir(target):
-        copy_case(case_folder, osp.join(target, "input"))
+        if osp.isdir(case_folder):  # the race kinds work elsewhere: their replay is the record
+            copy_case(case_folder, osp.join(target, "input"))
+        os.makedirs(target, exist_ok=True)
         with open(osp.join(target, "crash.txt"), "w", encoding="utf-8") as f:
-            f.write(f"signature: {crash.signature}\nreplay: python benchmarks/fuzz.py --replay {run_seed}\n\n")
+            f.write(f"signature: {crash.signature}\nreplay: {replay}\n\n")
             f.write(crash.description)
     return target
 
@@ -488,14 +505,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--replay", type=int, default=None, help="re-run the case with this run seed")
     parser.add_argument("--crashes", default="fuzz-crashes", help="where crashing inputs are saved")
     parser.add_argument("--no-memory", action="store_true", help="don't trace allocation peaks (faster)")
+    parser.add_argument("--kinds", default=None, help=f"comma-separated mutation kinds (default: all of {', '.join(KINDS)})")
     parser.add_argument("--source", default=None, help="folder with the real t10k files (default: shared data)")
     args = parser.parse_args(argv)
+    kinds = args.kinds.split(",") if args.kinds else None
+    unknown = sorted(set(kinds or ()) - set(KINDS))
+    if unknown:
+        parser.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
     seeds = build_seeds(args.source)
 
     with tempfile.TemporaryDirectory(prefix="mnist-fuzz-") as workdir:
         limits = None if args.no_memory else memory_limits(seeds, workdir)
         if args.replay is not None:
-            crash = run_one(random.Random(args.replay), seeds, workdir, memory_limits=limits)
+            crash = run_one(random.Random(args.replay), seeds, workdir, memory_limits=limits, kinds=kinds)
             print(crash.description if crash else "no crash")
             return 1 if crash else 0
 
@@ -508,12 +530,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         while (args.runs is None or runs < args.runs) and (deadline is None or time.monotonic() < deadline):
             run_seed = args.seed * 10**9 + runs
             t0 = time.monotonic()
-            crash = run_one(random.Random(run_seed), seeds, workdir, memory_limits=limits)
+            crash = run_one(random.Random(run_seed), seeds, workdir, memory_limits=limits, kinds=kinds)
             slowest = max(slowest, time.monotonic() - t0)
             runs += 1
             if crash is not None:
                 if crash.signature not in crashes:
-                    where = _save_crash(args.crashes, crash, osp.join(workdir, "case"), run_seed)
+                    replay = f"python benchmarks/fuzz.py --replay {run_seed}" + (f" --kinds {args.kinds}" if args.kinds else "")
+                    where = _save_crash(args.crashes, crash, osp.join(workdir, "case"), replay)
                     print(f"CRASH {crash.signature} (run seed {run_seed}) -> {where}", flush=True)
                 crashes[crash.signature] = crashes.get(crash.signature, 0) + 1
             if runs % 5000 == 0:

@@ -94,12 +94,20 @@ def _prepare(rng: random.Random, workdir: str, fmt: str) -> tuple:
     return parent, out, old
 
 
+def _read(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def _state(parent: str, out: str, fmt: str, allowed: List[Optional[Dict]], what: str, inside: bool) -> Optional[Crash]:
     """The folder holds exactly one of *allowed* (None: no folder), and the user's files are intact."""
     from datumaro.components.dataset import Dataset
 
     for name, data in FOREIGN.items():
-        if open(osp.join(parent, name), "rb").read() != data:
+        if _read(osp.join(parent, name)) != data:
             return Crash(f"{what}:foreign-file-lost:{fmt}", f"{name} beside the export changed or went")
     if not osp.exists(out) or None in allowed and os.listdir(out) == []:
         # Datumaro's Dataset.export makes the folder before our exporter starts: killed then, it stays empty
@@ -113,7 +121,7 @@ def _state(parent: str, out: str, fmt: str, allowed: List[Optional[Dict]], what:
         return Crash(f"{what}:not-one-export:{fmt}", f"{len(found)} items found; one of {sizes} expected")
     for name, data in FOREIGN_INSIDE.items():  # written into the old export, when there is one
         path = osp.join(out, name)
-        if inside and (not osp.exists(path) or open(path, "rb").read() != data):
+        if inside and _read(path) != data:
             return Crash(f"{what}:foreign-file-lost:{fmt}", f"{name} in the export folder changed or went")
     return None
 
