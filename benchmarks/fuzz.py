@@ -68,8 +68,10 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the fuzzer's other modules, beside it
 
-from fuzz_kinds import IN_PROCESS_KINDS, Context, copy_case, materialize  # noqa: E402
-from fuzz_oracle import Crash, Hang, chain as _chain, describe as _describe, names_the_folder as _names_the_folder  # noqa: E402
+from fuzz_kinds import IN_PROCESS_KINDS, copy_case, materialize  # noqa: E402
+from fuzz_oracle import Context  # noqa: E402
+from fuzz_oracle import Crash, Hang, chain as _chain, describe as _describe  # noqa: E402
+from fuzz_oracle import names_the_folder as _names_the_folder  # noqa: E402
 from fuzz_oracle import OUTCOMES, signature as _signature, time_bound  # noqa: E402
 from fuzz_races import PROCESS_KINDS  # noqa: E402
 
@@ -436,7 +438,8 @@ def run_bytes(rng: random.Random, seeds: List[Seed], workdir: str, limits: Optio
 KINDS = {
     "bytes": (1.0, lambda rng, ctx: run_bytes(rng, ctx.seeds, ctx.workdir, ctx.limits)),
     **IN_PROCESS_KINDS,
-    **{name: (weight, lambda rng, ctx, run=run: run(rng, ctx.workdir)) for name, (weight, run) in PROCESS_KINDS.items()},
+    **{name: (weight, lambda rng, ctx, run=run: run(rng, ctx.workdir))
+       for name, (weight, run) in PROCESS_KINDS.items()},
 }
 #: The kinds fast enough for CI (Hypothesis): all but the processes.
 FAST_KINDS = ("bytes", *IN_PROCESS_KINDS)
@@ -505,7 +508,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--replay", type=int, default=None, help="re-run the case with this run seed")
     parser.add_argument("--crashes", default="fuzz-crashes", help="where crashing inputs are saved")
     parser.add_argument("--no-memory", action="store_true", help="don't trace allocation peaks (faster)")
-    parser.add_argument("--kinds", default=None, help=f"comma-separated mutation kinds (default: all of {', '.join(KINDS)})")
+    parser.add_argument("--kinds", default=None,
+                        help=f"comma-separated mutation kinds (default: all of {', '.join(KINDS)})")
     parser.add_argument("--source", default=None, help="folder with the real t10k files (default: shared data)")
     args = parser.parse_args(argv)
     kinds = args.kinds.split(",") if args.kinds else None
@@ -535,7 +539,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             runs += 1
             if crash is not None:
                 if crash.signature not in crashes:
-                    replay = f"python benchmarks/fuzz.py --replay {run_seed}" + (f" --kinds {args.kinds}" if args.kinds else "")
+                    replay = f"python benchmarks/fuzz.py --replay {run_seed}"
+                    replay += f" --kinds {args.kinds}" if args.kinds else ""
                     where = _save_crash(args.crashes, crash, osp.join(workdir, "case"), replay)
                     print(f"CRASH {crash.signature} (run seed {run_seed}) -> {where}", flush=True)
                 crashes[crash.signature] = crashes.get(crash.signature, 0) + 1

@@ -12,7 +12,7 @@ import signal
 import traceback
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 
 #: How runs ended, for the summary: a fuzzer whose mutations are all refused at the first byte tests little.
@@ -23,6 +23,19 @@ OUTCOMES: Counter = Counter()
 class Crash:
     signature: str
     description: str
+
+
+@dataclass
+class Context:
+    """What a kind needs of ``fuzz.py``: the seeds, a scratch folder, and its folder writer and checker."""
+
+    seeds: list
+    workdir: str
+    write_folder: Callable[[str, Dict], None]
+    check_folder: Callable[..., Optional[Crash]]
+    traced: bool = False
+    #: per seed name: the allocation peak a mutation of it may reach (None: not traced)
+    limits: Optional[Dict[str, int]] = None
 
 
 class Hang(BaseException):

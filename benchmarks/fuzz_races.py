@@ -144,8 +144,10 @@ def run_concurrent(rng: random.Random, workdir: str) -> Optional[Crash]:
             p.wait()
     failed = [(p.returncode, e[-3000:]) for p, e in zip(processes, errors) if p.returncode]
     if failed or not started:
-        return Crash(f"concurrent:export-failed:{fmt}", f"{len(failed)} of {len(values)} failed:\n{failed[0][1] if failed else 'never started'}")
-    crash = _state(parent, out, fmt, [contents(race_dataset(v, counts[v])) for v in values], "concurrent", old is not None)
+        why = failed[0][1] if failed else "never started"
+        return Crash(f"concurrent:export-failed:{fmt}", f"{len(failed)} of {len(values)} failed:\n{why}")
+    news = [contents(race_dataset(v, counts[v])) for v in values]
+    crash = _state(parent, out, fmt, news, "concurrent", old is not None)
     left = [n for n in os.listdir(parent) if n.startswith(".datumaro")]
     if crash is None and left:
         crash = Crash(f"concurrent:left-behind:{fmt}", f"after {len(values)} exports: {left}")
