@@ -469,6 +469,8 @@ def run_one(
             crash = KINDS[kind][1](rng, ctx)
     except Hang as e:
         crash = Crash(f"{kind}:hang", _describe(e))
+    except Exception as e:  # noqa: BLE001 - a fault of the fuzzer itself: recorded, and the run goes on
+        crash = Crash(_signature(e, f"{kind}:fuzzer-error"), _describe(e))
     if crash is not None:
         if not crash.signature.startswith(kind):
             crash.signature = f"{kind}/{crash.signature}"

@@ -95,7 +95,8 @@ def _recipe_text(rng: random.Random) -> Tuple[bytes, str]:
         if isinstance(_get(data, path), dict) and rng.random() < 0.3:  # a new key, of any type
             path = path + (rng.choice(("seed", "count", "style", 1, 2.5, None, True, "colour", "")),)
         try:
-            data = _set(data, path, rng.choice(rng.choice((HOSTILE_VALUES, PLAUSIBLE_VALUES, PLAUSIBLE_VALUES))))
+            value = rng.choice(rng.choice((HOSTILE_VALUES, PLAUSIBLE_VALUES, PLAUSIBLE_VALUES)))
+            data = _set(data, path, copy.deepcopy(value))  # a copy: the tables must never change
         except (TypeError, IndexError, KeyError):
             pass
     if suffix == ".json":

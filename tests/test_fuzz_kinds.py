@@ -76,3 +76,16 @@ def test_racing_and_killed_exports_leave_one_complete_export(tmp_path, kind, run
     """Processes exporting at once, or one killed at a random moment: see ``fuzz_races.py``'s oracle."""
     crash = FUZZ.run_one(random.Random(run_seed), fuzz_seeds(), str(tmp_path), kinds=[kind])
     assert crash is None, crash.description
+
+
+def test_recipe_mutations_never_change_their_tables():
+    """A mutation once wrote into a shared value of the tables: recipes grew cycles, the fuzzer recursed."""
+    import copy
+
+    import fuzz_recipes
+
+    tables = (fuzz_recipes.BASE_RECIPES, fuzz_recipes.HOSTILE_VALUES, fuzz_recipes.PLAUSIBLE_VALUES)
+    before = repr(copy.deepcopy(tables))
+    for run_seed in range(3000):
+        fuzz_recipes._recipe_text(random.Random(run_seed))
+    assert repr(tables) == before
