@@ -321,7 +321,7 @@ def case_synthetic(p: dict) -> dict:
 
 def case_synthetic_render(p: dict) -> dict:
     """The generator alone (no Datumaro items): what 'images per second on one core' means."""
-    from datumaro_mnist_plugins.synthetic_digits import DigitStyle, item_rng, render_digit
+    from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
 
     style = DigitStyle()
 

@@ -13,9 +13,9 @@ from datumaro.components.errors import DatumaroError
 from datumaro_mnist_plugins import idx
 from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticGenerator, Recipe
 
-from .conftest import error_text, run_datum
+from ..conftest import error_text, run_datum
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(REPO, "assets", "recipes", "small.yaml")
 DEFAULT = osp.join(REPO, "assets", "recipes", "mnist.yaml")
 
