@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.media import ImageFromNumpy
 
 from .._common import make_item
 from .._fast import new_image
@@ -24,7 +25,7 @@ _LABEL_BLOCK = 4096
 
 
 class GeneratedPixels:
-    """The lazy image of one generated item, and where it came from (read back by the exporter)."""
+    """The pixels of one generated item, drawn when called, and where they come from."""
 
     __slots__ = ("digits", "subset", "index")
 
@@ -33,6 +34,26 @@ class GeneratedPixels:
 
     def __call__(self) -> np.ndarray:
         return self.digits.image(self.subset, self.index)
+
+
+class GeneratedImage(ImageFromNumpy):
+    """A generated item's lazy image, which says where it came from (:attr:`source`).
+
+    The exporter asks it whether an item is still the recipe's (to write an exact recipe): our own
+    public attribute, not Datumaro's private loader. A transform that changes pixels makes a new image,
+    which is no GeneratedImage.
+    """
+
+    source: GeneratedPixels
+
+    @classmethod
+    def of(cls, source: GeneratedPixels, size: Tuple[int, int]) -> "GeneratedImage":
+        # built by the fast constructor of ImageFromNumpy, then given this class (the same object
+        # layout): a fifth of the cost of Datumaro's checking constructor, for every item generated
+        image = new_image(source, size)
+        image.__class__ = cls
+        image.source = source
+        return image
 
 
 class SyntheticDigits:
@@ -95,6 +116,6 @@ class SyntheticDigits:
         self._renderer.close()
 
     def item(self, subset: str, index: int) -> DatasetItem:
-        image = new_image(GeneratedPixels(self, subset, index), self._size)
+        image = GeneratedImage.of(GeneratedPixels(self, subset, index), self._size)
         return make_item(str(index), subset, self.label(subset, index), image)
 
