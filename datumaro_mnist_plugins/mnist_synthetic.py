@@ -38,6 +38,8 @@ __all__ = [
     "DEFAULT_SUBSETS", "RECIPE_FILE", "RECIPE_KEYS", "RECIPE_SUFFIXES", "WORKERS_ENV",
 ]
 
+# --- read: the items of a recipe -------------------------------------------------------------------------
+
 
 class MnistSyntheticBase(DatasetBase):
     """Generated MNIST-like digits from a recipe; items are drawn lazily, when their image is used."""
@@ -59,7 +61,6 @@ class MnistSyntheticBase(DatasetBase):
             raise DatasetImportError(f"{path or 'mnist_synthetic'}: {e}") from None
         recipe = self._digits.recipe
         self._indices = {name: self._digits.indices(name) for name in recipe.subsets}
-        self._kept_sets: Dict[str, frozenset] = {}
         super().__init__(
             length=sum(len(i) for i in self._indices.values()),
             subsets=list(recipe.subsets),
@@ -101,17 +102,13 @@ class MnistSyntheticBase(DatasetBase):
         spec, kept = self.recipe.subsets.get(subset), self._indices.get(subset)
         if spec is None or kept is None or not str(id).isdigit() or int(id) >= spec.count:
             return None
-        index = int(id)
-        if not isinstance(kept, range):
-            if subset not in self._kept_sets:
-                self._kept_sets[subset] = frozenset(kept)
-            if index not in self._kept_sets[subset]:
-                return None
-        return self._digits.item(subset, index)
+        return self._digits.item(subset, int(id)) if self._digits.keeps(subset, int(id)) else None
 
     @property
     def is_stream(self) -> bool:
         return self._stream
+
+# --- detect: recipe files and folders --------------------------------------------------------------------
 
 
 class MnistSyntheticImporter(Importer):
@@ -162,6 +159,8 @@ def _looks_like_recipe(path: str) -> bool:
         return False
     return True
 
+# --- generate: `datum generate` writes MNIST files of generated digits ----------------------------------
+
 
 class MnistSyntheticGenerator(DatasetGenerator):
     """Writes an MNIST-format dataset of *count* generated digits (a Datumaro DatasetGenerator)."""
@@ -186,6 +185,8 @@ class MnistSyntheticGenerator(DatasetGenerator):
         source = MnistSyntheticBase(recipe=self._recipe, stream=True)
         MnistExporter.convert(StreamDataset.from_extractors(source), self._output_dir, save_media=True)
 
+
+# --- write: a recipe, exact for generated items, else a twin ---------------------------------------------
 
 
 class MnistSyntheticExporter(StagedExporter):

@@ -66,6 +66,7 @@ class SyntheticDigits:
     def __init__(self, recipe: Recipe, workers: Optional[int] = None):
         self.recipe = recipe
         self._kept: Dict[str, Sequence[int]] = {}
+        self._kept_sets: Dict[str, frozenset] = {}
         self._renderer = BlockRenderer(recipe.seed, recipe.style, self.indices, self._digits_of, workers)
         self._size = (recipe.style.image_size,) * 2  # one tuple shared by every image
         self._cdfs = {
@@ -104,6 +105,15 @@ class SyntheticDigits:
             else:
                 self._kept[subset] = range(spec.count)
         return self._kept[subset]
+
+    def keeps(self, subset: str, index: int) -> bool:
+        """Whether the recipe keeps item *index* (< the subset's count) of *subset*."""
+        kept = self.indices(subset)
+        if isinstance(kept, range):
+            return index in kept
+        if subset not in self._kept_sets:
+            self._kept_sets[subset] = frozenset(kept)
+        return index in self._kept_sets[subset]
 
     def _digits_of(self, subset: str, indices: Sequence[int]) -> List[int]:
         return [self.recipe.classes[self.label(subset, int(i))] for i in indices]
