@@ -23,9 +23,13 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 from datumaro.components.errors import DatasetExportError, DatasetImportError
 from datumaro.util.meta_file_util import DATASET_META_FILE
 
-from ._common import LABELS_FILE, is_present, load_label_names, read_side_file
+from .files import is_present, read_side_file
+from .labels import LABELS_FILE, load_label_names
 
 DIGITS = list(string.digits)
+
+#: The classic digit size; the built-in formats assume it when no sidecar says otherwise.
+MNIST_SIDE = 28
 
 # --- file names -----------------------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ from datumaro.components.errors import DatasetExportError
 from datumaro.plugins.transforms import MapSubsets, ProjectLabels
 
 from . import _family
-from ._common import NO_LABEL, SidecarCollector, label_names_of
+from .labels import NO_LABEL, label_names_of
+from .sidecar import SidecarCollector
 
 log = logging.getLogger(__name__)
 

@@ -54,26 +54,15 @@ from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
 from . import _family, idx, idx_payload
-from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
+from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 from . import layouts
-from ._common import (
-    IMAGES_DIR,
-    MAX_ID_CHARS,
-    NO_LABEL,
-    DigitsExporter,
-    Sidecar,
-    SidecarCollector,
-    SubsetFile,
-    SubsetWriter,
-    image_files_by_id,
-    is_present,
-    label_categories,
-    label_names_of,
-    make_item,
-    refuse_shared_subsets,
-    subset_from_file,
-)
-from ._common import recover_interrupted_export
+from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
+from .files import image_files_by_id, is_present, refuse_shared_subsets
+from .items import MAX_ID_CHARS, make_item, subset_from_file
+from .labels import NO_LABEL, label_categories, label_names_of
+from .sidecar import Sidecar, SidecarCollector
+from .subset_names import SubsetFile
+from .files import recover_interrupted_export
 
 IMAGES_KIND = "images-idx3-ubyte"
 LABELS_KIND = "labels-idx1-ubyte"

@@ -35,10 +35,15 @@ from datumaro.components.media import Image
 
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import StagedExporter, label_categories, label_names_of, make_item, pillow_format_for, staged_export
-from ._common import NO_LABEL, check_destination, dotted, gray_pixels, item_label, shown_id
-from ._common import recover_interrupted_export
-from ._fast import built_in_batches, new_image
+from .export import StagedExporter, pillow_format_for
+from .items import make_item
+from .labels import label_categories, label_names_of
+from .transaction import staged_export
+from .export import check_destination, dotted, gray_pixels, item_label
+from .items import shown_id
+from .labels import NO_LABEL
+from .files import recover_interrupted_export
+from .items import built_in_batches, new_image
 from .parallel_render import WORKERS_ENV, BlockRenderer
 from .recipe_limits import (
     MAX_FILTERED_COUNT,
@@ -51,7 +56,7 @@ from .recipe_limits import (
     valid_proportions,
 )
 from .synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
-from ._common import check_image_ext_needs_media
+from .export import check_image_ext_needs_media
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 #: The file a folder-shaped recipe (an exporter's output) keeps its recipe in.

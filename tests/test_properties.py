@@ -23,7 +23,7 @@ from datumaro.components.errors import DatumaroError
 from datumaro.components.media import Image
 
 from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins._common import unsafe_id_reason
+from datumaro_mnist_plugins.items import unsafe_id_reason
 
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 COMPRESSIONS = ["", ".gz", ".xz", ".bz2"]
