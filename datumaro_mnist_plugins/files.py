@@ -13,7 +13,7 @@ from typing import Dict, Iterable, Tuple
 
 from datumaro.components.errors import DatasetImportError
 
-from . import idx
+from .codecs import idx
 from .transaction import recover
 
 

@@ -11,7 +11,7 @@ media, images without labels give items without annotations. Images are views of
 is memory-mapped), so import is as cheap as building the items, and streaming keeps memory flat.
 A file held both raw and compressed (torchvision keeps both) is read once, raw.
 
-The whole MNIST family opens (the differences are tables in ``_family.py``): Fashion-MNIST and KMNIST
+The whole MNIST family opens (the differences are tables in ``family.py``): Fashion-MNIST and KMNIST
 (MNIST's file names; class names from the files above, ``kmnist_classmap.csv`` or torchvision's folder
 name), EMNIST (``emnist-<split>-<subset>-...``, transposed images read upright, class names from
 ``emnist-<split>-mapping.txt``) and QMNIST (``qmnist-<subset>-...``, ``xnist-...``; the extended
@@ -53,7 +53,8 @@ from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from . import _family, idx, idx_payload
+from . import family
+from .codecs import idx, idx_payload
 from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 from . import layouts
 from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
@@ -69,12 +70,12 @@ LABELS_KIND = "labels-idx1-ubyte"
 SIDECAR_SUFFIX = "-meta.gz"
 #: MNIST calls its test subset "t10k" in file names.
 TEST_PREFIX = "t10k"
-_KINDS = (IMAGES_KIND, LABELS_KIND, _family.EXTENDED_LABELS_KIND)
+_KINDS = (IMAGES_KIND, LABELS_KIND, family.EXTENDED_LABELS_KIND)
 _DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{'|'.join(_KINDS)})(?P<compression>\.gz|\.xz|\.bz2)?$")
 #: When a folder holds one file several ways (torchvision keeps raw and .gz), read the cheapest.
 _COMPRESSION_PREFERENCE = ("", ".gz", ".xz", ".bz2")
 #: When a subset has both labels files (QMNIST ships both), read the one that says more.
-_LABELS_PREFERENCE = (_family.EXTENDED_LABELS_KIND, LABELS_KIND)
+_LABELS_PREFERENCE = (family.EXTENDED_LABELS_KIND, LABELS_KIND)
 #: Datumaro keeps a level above MEDIUM, unnamed, "for when the detector is sure [...] via magic numbers".
 _MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 #: The built-in writes sidecar ids as 32-character strings; we do too whenever ids fit.
@@ -103,16 +104,16 @@ class SubsetFiles:
 
     @property
     def subset(self) -> str:
-        return subset_from_file(self.labels or self.images or self.prefix, _family.parse_prefix(self.prefix).subset)
+        return subset_from_file(self.labels or self.images or self.prefix, family.parse_prefix(self.prefix).subset)
 
     @property
     def split(self) -> Optional[str]:
         """The EMNIST split, or None."""
-        return _family.parse_prefix(self.prefix).split
+        return family.parse_prefix(self.prefix).split
 
     @property
     def transposed(self) -> bool:
-        return _family.parse_prefix(self.prefix).transposed
+        return family.parse_prefix(self.prefix).transposed
 
     @property
     def sidecar(self) -> Optional[str]:
@@ -244,7 +245,7 @@ class MnistBase(SubsetBase):
         files = next(f for f in find_subsets(folder) if f.prefix == match["prefix"])
         super().__init__(subset=subset or files.subset, ctx=ctx)
         self._stream = stream
-        own_names = _family.label_names(folder, files.split)
+        own_names = family.label_names(folder, files.split)
         self._categories = label_categories(label_names if label_names is not None else own_names)
 
         self._labels, self._extended = self._read_labels(files.labels)
@@ -306,10 +307,10 @@ class MnistBase(SubsetBase):
             labels = idx.read_idx(path, mmap=False)
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
-        if _DATA_FILE.match(osp.basename(path))["kind"] == _family.EXTENDED_LABELS_KIND:
-            if labels.ndim != 2 or labels.shape[1] != _family.QMNIST_WIDTH or labels.dtype.kind not in "iu":
+        if _DATA_FILE.match(osp.basename(path))["kind"] == family.EXTENDED_LABELS_KIND:
+            if labels.ndim != 2 or labels.shape[1] != family.QMNIST_WIDTH or labels.dtype.kind not in "iu":
                 raise DatasetImportError(
-                    f"{path}: QMNIST extended labels are N x {_family.QMNIST_WIDTH} integers, "
+                    f"{path}: QMNIST extended labels are N x {family.QMNIST_WIDTH} integers, "
                     f"not {labels.dtype} {labels.shape}"
                 )
             return labels[:, 0].astype(np.int64), labels[:, 1:].astype(np.int64)
@@ -436,7 +437,7 @@ class MnistBase(SubsetBase):
 
     def _label_attributes(self, index: int) -> Optional[dict]:
         """QMNIST's extended columns, by name."""
-        return _family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
+        return family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
 
     def __iter__(self) -> Iterator[DatasetItem]:
         # the common cases inline (Python ints, one image per row): a method call per field costs 20%
@@ -525,9 +526,9 @@ class MnistImporter(Importer):
         if len(chosen) <= 1:
             refuse_shared_subsets((files.subset, files.labels or files.images) for _, subsets in chosen for files in subsets)
             return [_source(files) for _, subsets in chosen for files in subsets]
-        names = _family.merged_names([_family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
+        names = family.merged_names([family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
         named = [
-            (f"{_family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
+            (f"{family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
         ]
         refuse_shared_subsets((subset, files.labels or files.images) for subset, files in named)
         return [_source(files, subset=subset, label_names=names) for subset, files in named]
@@ -627,9 +628,9 @@ class _IdxSubsetWriter(SubsetWriter):
         self._batch_bytes = 0
 
     def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
-        values = _family.qmnist_values(attributes, describe) if attributes else None
+        values = family.qmnist_values(attributes, describe) if attributes else None
         self._has_extended |= values is not None
-        self._extended.extend(values or _family.QMNIST_ABSENT)
+        self._extended.extend(values or family.QMNIST_ABSENT)
 
     def finish(self, collector: SidecarCollector) -> None:
         count = len(self._labels)
@@ -640,9 +641,9 @@ class _IdxSubsetWriter(SubsetWriter):
         labels_path = osp.join(self._staging, f"{self._prefix}-{LABELS_KIND}{suffix}")
         idx.write_idx(labels_path, labels, compress_level=self._compress_level)
         if self._has_extended or self._layout.extended_labels:
-            extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, _family.QMNIST_WIDTH - 1)
+            extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, family.QMNIST_WIDTH - 1)
             idx.write_idx(
-                osp.join(self._staging, f"{self._prefix}-{_family.EXTENDED_LABELS_KIND}{suffix}"),
+                osp.join(self._staging, f"{self._prefix}-{family.EXTENDED_LABELS_KIND}{suffix}"),
                 np.column_stack([labels.astype(np.int32), extended]).astype(np.int32),
                 compress_level=self._compress_level,
             )
@@ -744,4 +745,4 @@ class MnistExporter(DigitsExporter):
     @classmethod
     def subset_of_file(cls, name: str) -> Optional[str]:
         match = _DATA_FILE.match(name)
-        return _family.parse_prefix(match["prefix"]).subset if match else None
+        return family.parse_prefix(match["prefix"]).subset if match else None

@@ -37,14 +37,14 @@ from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
 from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
-from ._family import MNIST_SIDE
+from .family import MNIST_SIDE
 from .files import image_files_by_id, is_present, refuse_shared_subsets
 from .items import make_item, subset_from_file
 from .labels import NO_LABEL, label_categories, load_label_names
 from .sidecar import Sidecar, SidecarCollector
 from .subset_names import SubsetFile
 from .files import recover_interrupted_export
-from .idx import IdxFormatError, open_regular
+from .codecs.idx import IdxFormatError, open_regular
 from .items import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
 
 EXTENSION = ".csv"

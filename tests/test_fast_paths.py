@@ -24,7 +24,9 @@ from datumaro.components.errors import DatasetImportError
 from datumaro.components.media import Image, ImageFromNumpy
 from datumaro.components.merge.exact_merge import ExactMerge
 
-from datumaro_mnist_plugins import idx, items
+from datumaro_mnist_plugins import items
+
+from datumaro_mnist_plugins.codecs import gzip_blocks, idx
 from datumaro_mnist_plugins.mnist import MnistBase
 
 
@@ -119,11 +121,11 @@ def test_a_failure_mid_batch_comes_after_the_items_built_before_it():
             raise DatasetImportError("row 7 is bad")
         return index
 
-    items = items.built_in_batches(build, range(20))
-    assert [next(items) for _ in range(7)] == list(range(7))
+    built = items.built_in_batches(build, range(20))
+    assert [next(built) for _ in range(7)] == list(range(7))
     assert gc.isenabled()
     with pytest.raises(DatasetImportError, match="row 7"):
-        next(items)
+        next(built)
 
 
 # --- subsets read side by side instead of merged -------------------------------------------------------
@@ -171,7 +173,7 @@ def gz_bytes(path) -> bytes:
 @pytest.mark.parametrize("level", [0, 1, 6, 9])
 @pytest.mark.parametrize("size_in_blocks", [0, 0.5, 1, 2.25])
 def test_block_gzip_round_trips_and_small_files_match_gzipfile(tmp_path, level, size_in_blocks):
-    size = int(idx.GZIP_BLOCK * size_in_blocks) + (7 if size_in_blocks else 0)
+    size = int(gzip_blocks.GZIP_BLOCK * size_in_blocks) + (7 if size_in_blocks else 0)
     data = (np.random.default_rng(size).integers(0, 4, size) * 60).astype(np.uint8).tobytes()
     path = str(tmp_path / "t10k-images-idx3-ubyte.gz")
     with idx.open_binary(path, "wb", level) as f:
@@ -183,7 +185,7 @@ def test_block_gzip_round_trips_and_small_files_match_gzipfile(tmp_path, level, 
     assert gzip.decompress(raw) == data and zlib.decompress(raw, 31) == data
     with gzip.open(path, "rb") as f:
         assert f.read() == data
-    if size < idx.GZIP_BLOCK:
+    if size < gzip_blocks.GZIP_BLOCK:
         expected = io.BytesIO()
         with gzip.GzipFile(path, "wb", compresslevel=level, mtime=0, fileobj=expected) as g:
             g.write(data)
@@ -191,7 +193,7 @@ def test_block_gzip_round_trips_and_small_files_match_gzipfile(tmp_path, level, 
 
 
 def test_block_gzip_bytes_do_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
-    array = np.resize(np.arange(251, dtype=np.uint8), (3 * idx.GZIP_BLOCK // 784 + 5, 28, 28))
+    array = np.resize(np.arange(251, dtype=np.uint8), (3 * gzip_blocks.GZIP_BLOCK // 784 + 5, 28, 28))
     outputs = []
     for cores in (1, 2, 5):
         monkeypatch.setattr(os, "cpu_count", lambda: cores)
@@ -206,6 +208,6 @@ def test_a_failed_block_gzip_write_leaves_no_threads(tmp_path):
     before = threading.active_count()
     with pytest.raises(RuntimeError):
         with idx.open_binary(str(tmp_path / "x.gz"), "wb") as f:
-            f.write(bytes(3 * idx.GZIP_BLOCK))
+            f.write(bytes(3 * gzip_blocks.GZIP_BLOCK))
             raise RuntimeError("disk full")
     assert threading.active_count() == before

@@ -32,7 +32,9 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import export, idx, mnist, transaction
+from datumaro_mnist_plugins import export, mnist, transaction
+
+from datumaro_mnist_plugins.codecs import idx
 
 from .conftest import collecting_policy, run_datum
 

@@ -18,7 +18,7 @@ from datumaro.components.media import Image
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvBase as BuiltinMnistCsvBase
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinMnistCsvExporter
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter
 
 from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text, run_datum

@@ -22,7 +22,7 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.items import unsafe_id_reason
 
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))

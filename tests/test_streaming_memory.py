@@ -14,7 +14,7 @@ import pytest
 
 from datumaro.components.dataset import StreamDataset
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 
 
 def write_raw_digits(folder, count: int) -> np.ndarray:
