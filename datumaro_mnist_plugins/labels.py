@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from datumaro.components.annotation import AnnotationType, LabelCategories
 from datumaro.components.errors import DatasetImportError
@@ -19,10 +19,16 @@ LABELS_FILE = "labels.txt"
 
 
 def load_label_names(dataset_dir: str, default: Sequence[str] = tuple("0123456789")) -> List[str]:
-    """The class names of a dataset folder, in label-index order.
+    """The class names of a dataset folder, in label-index order: its files' (see names_from_files), else *default*."""
+    names = names_from_files(dataset_dir)
+    return list(default) if names is None else names
+
+
+def names_from_files(dataset_dir: str) -> Optional[List[str]]:
+    """The class names a dataset folder's files give, None if it has neither file.
 
     ``dataset_meta.json`` (Datumaro's meta file) wins over ``labels.txt`` (one name per line; a BOM,
-    CRLF line ends and blank lines are tolerated), which wins over *default*.
+    CRLF line ends and blank lines are tolerated). The one statement of that precedence.
     """
     meta_path = osp.join(dataset_dir, DATASET_META_FILE)
     if is_present(meta_path):
@@ -30,7 +36,7 @@ def load_label_names(dataset_dir: str, default: Sequence[str] = tuple("012345678
     labels_path = osp.join(dataset_dir, LABELS_FILE)
     if is_present(labels_path):
         return _names_from_labels_file(labels_path)
-    return list(default)
+    return None
 
 
 def _names_from_meta_file(path: str) -> List[str]:

@@ -52,7 +52,7 @@ class TorchvisionClass:
     extended_labels: bool = False
 
 
-_MNIST_PREFIXES = {"train": "train", "test": "t10k"}
+_MNIST_PREFIXES = {"train": "train", "test": family.TEST_PREFIX}
 #: From torchvision/datasets/mnist.py: MNIST._check_exists wants all four raw files of ``resources``
 #: (train-*, t10k-*) for train=True and False alike; FashionMNIST and KMNIST inherit it.
 #: EMNIST._check_exists wants ``emnist-<split>-<train|test>-images-idx3-ubyte`` and ``-labels-idx1-ubyte``

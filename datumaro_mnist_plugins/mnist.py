@@ -68,8 +68,6 @@ from .files import recover_interrupted_export
 IMAGES_KIND = "images-idx3-ubyte"
 LABELS_KIND = "labels-idx1-ubyte"
 SIDECAR_SUFFIX = "-meta.gz"
-#: MNIST calls its test subset "t10k" in file names.
-TEST_PREFIX = "t10k"
 _KINDS = (IMAGES_KIND, LABELS_KIND, family.EXTENDED_LABELS_KIND)
 _DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{'|'.join(_KINDS)})(?P<compression>\.gz|\.xz|\.bz2)?$")
 #: When a folder holds one file several ways (torchvision keeps raw and .gz), read the cheapest.
@@ -82,15 +80,6 @@ _MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 _SIDECAR_CHARS = 32
 #: Images are read this many at a time (under 1 MB of 28x28 digits): what streaming holds at once.
 _BATCH_ITEMS = 1024
-
-
-def subset_of(prefix: str) -> str:
-    """What a prefix's sidecar ``<subset>-meta.gz`` is named after (items' subsets: ``SubsetFiles.subset``)."""
-    return "test" if prefix == TEST_PREFIX else prefix
-
-
-def prefix_of(subset: str) -> str:
-    return TEST_PREFIX if subset == "test" else subset
 
 
 @dataclass
@@ -117,7 +106,7 @@ class SubsetFiles:
 
     @property
     def sidecar(self) -> Optional[str]:
-        path = osp.join(self.folder, subset_of(self.prefix) + SIDECAR_SUFFIX)
+        path = osp.join(self.folder, family.subset_of(self.prefix) + SIDECAR_SUFFIX)
         return path if is_present(path) else None
 
 
@@ -341,7 +330,7 @@ class MnistBase(SubsetBase):
             if shape[0] and not shape[1] * shape[2]:
                 raise DatasetImportError(
                     f"{files.images}: images of {shape[1]}x{shape[2]} pixels need the sizes "
-                    f"sidecar {subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
+                    f"sidecar {family.subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
                 )
             if count is not None and shape[0] != count:
                 raise DatasetImportError(f"{files.images}: {shape[0]} images but {files.labels} has {count} labels")
@@ -601,7 +590,7 @@ class _IdxSubsetWriter(SubsetWriter):
         self._staging = staging
         self._subset = subset
         self._layout = layout
-        self._prefix = layout.prefixes[subset] if layout.prefixes is not None else prefix_of(subset)
+        self._prefix = layout.prefixes[subset] if layout.prefixes is not None else family.prefix_of(subset)
         self._compress_level = compress_level
         self._labels = bytearray()
         self._payload = tempfile.TemporaryFile(dir=staging)
@@ -664,7 +653,7 @@ class _IdxSubsetWriter(SubsetWriter):
             )
         sidecar = collector.sidecar(has_images)
         if sidecar:  # named as the importer looks for it: after the prefix's subset
-            name = subset_of(self._prefix) if self._layout.prefixes is not None else self._subset
+            name = family.subset_of(self._prefix) if self._layout.prefixes is not None else self._subset
             write_sidecar(osp.join(self._staging, name + SIDECAR_SUFFIX), sidecar)
 
     def close(self) -> None:
@@ -739,7 +728,7 @@ class MnistExporter(DigitsExporter):
     @classmethod
     def subset_files(cls, subset: str) -> List[SubsetFile]:
         longest = max(_COMPRESSION_PREFERENCE, key=len)  # whichever --compression: names fit and read back alike
-        data = [SubsetFile(f"{prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
+        data = [SubsetFile(f"{family.prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
         return data + [SubsetFile(subset + SIDECAR_SUFFIX, "aux"), SubsetFile(subset, "folder")]
 
     @classmethod
