@@ -133,16 +133,23 @@ def _accepted_as_is(name: object) -> bool:
     )
 
 
-def new_item(
+def make_item(
     item_id: str,
     subset: str,
-    media: Optional[MediaElement],
     label: Optional[int],
-    label_attributes: dict,
-    attributes: dict,
+    media: Optional[MediaElement],
+    attributes: Optional[dict] = None,
+    label_attributes: Optional[dict] = None,
 ) -> DatasetItem:
     """``DatasetItem(id=item_id, subset=subset, media=media, attributes=attributes,
-    annotations=[Label(label, attributes=label_attributes)])``, with no annotation when *label* is None."""
+    annotations=[Label(label, attributes=label_attributes)])``, with no annotation when *label* is None
+    or NO_LABEL: the constructors' result, without their per-field checks when those would pass."""
+    if label is None or label == NO_LABEL:
+        label = None
+    elif type(label) is not int and isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        label = int(label)
+    attributes = {} if attributes is None else attributes
+    label_attributes = {} if label_attributes is None else label_attributes
     if not (
         _ITEM_FAST
         and type(item_id) is str
@@ -309,16 +316,3 @@ def subset_from_file(path: str, subset: str) -> str:
     if reason:
         raise DatasetImportError(f"{path}: the file name gives the subset name {subset!r}, which {reason}")
     return subset
-
-
-def make_item(
-    item_id: str,
-    subset: str,
-    label: int,
-    image: Optional[Image],
-    attributes: Optional[dict] = None,
-    label_attributes: Optional[dict] = None,
-) -> DatasetItem:
-    # new_item: the constructors' result without their per-field checks when those would pass
-    label = int(label) if label != NO_LABEL else None
-    return new_item(item_id, subset, image, label, label_attributes or {}, attributes or {})

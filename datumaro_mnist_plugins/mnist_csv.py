@@ -45,7 +45,7 @@ from .sidecar import Sidecar, SidecarCollector
 from .subset_names import SubsetFile
 from .files import recover_interrupted_export
 from .codecs.idx import IdxFormatError, open_regular
-from .items import built_in_batches, image_size, new_image, new_item, subsets_side_by_side
+from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 
 EXTENSION = ".csv"
 #: How the built-in (and we) write "no label" in the label column.
@@ -554,7 +554,7 @@ class MnistCsvBase(SubsetBase):
 
         def build(index: int) -> DatasetItem:
             item_id = ids[index] if ids is not None else str(index)
-            return new_item(item_id, subset, new_image(images[index], size), labels[index], {}, {})
+            return make_item(item_id, subset, labels[index], new_image(images[index], size))
 
         yield from built_in_batches(build, indices)
 

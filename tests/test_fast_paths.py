@@ -40,13 +40,13 @@ def fields(obj) -> dict:
 @pytest.mark.parametrize("item_id", ["0", "12345", "a/b/c", "train_7", "ünïcode id", "x.y", ". hidden", "٣²"])
 def test_fast_items_equal_the_constructors(item_id):
     image = Image.from_numpy(data=np.arange(784, dtype=np.uint8).reshape(28, 28))
-    item = items.new_item(item_id, "train", image, 7, {"writer": 3}, {"k": 1})
+    item = items.make_item(item_id, "train", 7, image, {"k": 1}, {"writer": 3})
     expected = DatasetItem(id=item_id, subset="train", media=image, annotations=[Label(7, attributes={"writer": 3})],
                            attributes={"k": 1})
     assert item == expected and fields(item) == fields(expected)
     assert type(item.annotations) is Annotations and type(expected.annotations) is Annotations
     assert type(item.annotations[0]) is Label and fields(item.annotations[0]) == fields(expected.annotations[0])
-    assert fields(items.new_item(item_id, "train", None, None, {}, {})) == fields(DatasetItem(id=item_id, subset="train"))
+    assert fields(items.make_item(item_id, "train", None, None, {}, {})) == fields(DatasetItem(id=item_id, subset="train"))
     item.id = "renamed"  # still a normal attrs object: assignment converts and validates as usual
     with pytest.raises(ValueError):
         item.id = "../escape"
@@ -58,22 +58,22 @@ def test_ids_the_checks_would_change_or_refuse_go_through_the_constructor(item_i
         expected = DatasetItem(id=item_id, subset="train")
     except (ValueError, AssertionError) as e:  # Datumaro refuses an empty id with an assert
         with pytest.raises(type(e)):
-            items.new_item(item_id, "train", None, None, {}, {})
+            items.make_item(item_id, "train", None, None, {}, {})
     else:
-        assert fields(items.new_item(item_id, "train", None, None, {}, {})) == fields(expected)
+        assert fields(items.make_item(item_id, "train", None, None, {}, {})) == fields(expected)
 
 
 def test_subset_and_label_values_the_constructors_convert():
-    assert items.new_item("0", None, None, None, {}, {}).subset == DatasetItem(id="0").subset
-    assert items.new_item("0", "a\\b", None, None, {}, {}).subset == "a/b"
-    (label,) = items.new_item("0", "a", None, np.int64(3), {}, {}).annotations  # not an int: the constructor converts
+    assert items.make_item("0", None, None, None, {}, {}).subset == DatasetItem(id="0").subset
+    assert items.make_item("0", "a\\b", None, None, {}, {}).subset == "a/b"
+    (label,) = items.make_item("0", "a", np.int64(3), None, {}, {}).annotations  # a numpy int becomes an int
     assert fields(label) == fields(Label(3)) and type(label.label) is int
 
 
 def test_an_unknown_layout_falls_back_to_the_constructors(monkeypatch):
     monkeypatch.setattr(items, "_ITEM_FAST", False)
     monkeypatch.setattr(items, "_IMAGE_DTYPE", None)
-    item = items.new_item("5", "test", items.new_image(np.zeros((2, 3), np.uint8)), 1, {}, {})
+    item = items.make_item("5", "test", 1, items.new_image(np.zeros((2, 3), np.uint8)), {}, {})
     expected = DatasetItem(id="5", subset="test", media=Image.from_numpy(data=np.zeros((2, 3), np.uint8)),
                            annotations=[Label(1)])
     assert fields(item) == fields(expected) and vars(item.media).keys() == vars(expected.media).keys()
