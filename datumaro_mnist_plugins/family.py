@@ -27,8 +27,6 @@ from .labels import names_from_files
 
 DIGITS = list(string.digits)
 
-#: The classic digit size; the built-in formats assume it when no sidecar says otherwise.
-MNIST_SIDE = 28
 
 # --- file names -----------------------------------------------------------------------------------------
 

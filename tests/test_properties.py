@@ -193,11 +193,11 @@ def csv_texts():
 @given(text=csv_texts(), has_label=st.booleans())
 def test_csv_quick_path_parses_as_the_checked_path_or_declines(text, has_label):
     """The quick path reads a block exactly as the field-by-field path does, or leaves it to that path."""
-    from datumaro_mnist_plugins import mnist_csv
+    from datumaro_mnist_plugins.codecs import csv_rows
 
     text = text.replace(b"\r\n", b"\n")  # as parse_rows does first
-    quick = mnist_csv._parse_plain(text, 7)
-    checked = mnist_csv._parse_checked(text, 7, has_label)
+    quick = csv_rows._parse_plain(text, 7)
+    checked = csv_rows._parse_checked(text, 7, has_label)
     plain = all(
         field.isdigit() and len(field) <= 3 and int(field) <= 255
         for line in text.decode().split("\n")[:-1]
