@@ -246,7 +246,7 @@ def case_zlib(p: dict) -> dict:
 
     payloads = []
     for prefix in ("train", "t10k"):
-        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"), mmap=False)
+        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"))
         payloads.append(idx.header_bytes(images.dtype, images.shape) + images.tobytes())
 
     def run():
@@ -440,8 +440,8 @@ class Runner:
 def load_digits(folder: str) -> Tuple[np.ndarray, np.ndarray]:
     from datumaro_mnist_plugins.codecs import idx
 
-    images = idx.read_idx(osp.join(folder, f"t10k-{IMAGES}.gz"), mmap=False)
-    labels = idx.read_idx(osp.join(folder, f"t10k-{LABELS}.gz"), mmap=False)
+    images = idx.read_idx(osp.join(folder, f"t10k-{IMAGES}.gz"))
+    labels = idx.read_idx(osp.join(folder, f"t10k-{LABELS}.gz"))
     return np.ascontiguousarray(images), np.ascontiguousarray(labels)
 
 

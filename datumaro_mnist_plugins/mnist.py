@@ -293,7 +293,7 @@ class MnistBase(SubsetBase):
         if not path:
             return None, None
         try:
-            labels = idx.read_idx(path, mmap=False)
+            labels = idx.read_idx(path)
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
         if _DATA_FILE.match(osp.basename(path))["kind"] == family.EXTENDED_LABELS_KIND:

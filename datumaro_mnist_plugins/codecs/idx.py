@@ -13,7 +13,6 @@ import bz2
 import gzip
 import io
 import lzma
-import mmap as _mmap  # as _mmap: read_idx has an argument named mmap
 import os
 import stat
 import struct
@@ -73,11 +72,6 @@ def compression_of(path: str) -> str:
     """The compression suffix of *path* ('.gz', '.xz', '.bz2') or '' for a raw file."""
     suffix = os.path.splitext(path)[1].lower()
     return suffix if suffix in OPENERS else ""
-
-
-def strip_compression(name: str) -> str:
-    """``train-images-idx3-ubyte.gz`` -> ``train-images-idx3-ubyte``."""
-    return name[: -len(compression_of(name))] if compression_of(name) else name
 
 
 def open_binary(path: str, mode: str = "rb", compress_level: int = 6) -> IO[bytes]:
@@ -239,11 +233,11 @@ def _read_exactly(path: str, stream: BinaryIO, size: int, offset: int) -> bytear
     return buffer
 
 
-def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) -> np.ndarray:
+def read_idx(path: str, *, flat_count: Optional[int] = None) -> np.ndarray:
     """Read an IDX file into an array of its declared shape and dtype (big-endian dtypes kept as views).
 
-    A raw file is memory-mapped (read-only) when *mmap* is true, so a million-image file costs no RAM
-    until its images are touched. A compressed file is inflated only up to the size its header implies:
+    A raw file is read whole (never memory-mapped: a mapped file truncated under us kills the process
+    with SIGBUS; see idx_payload). A compressed file is inflated only up to the size its header implies:
     a payload shorter or longer than promised (or a decompression bomb) is an error.
 
     *flat_count* reads the data as a flat array of that many values of the declared type instead,
@@ -264,10 +258,6 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
                 raise IdxFormatError(
                     path, f"data {what}: header promises {size} bytes, file holds {actual}", header_size + min(actual, size)
                 )
-            if mmap and size:
-                # viewed as a plain ndarray: indexing a numpy.memmap runs Python code, 10x slower per image
-                mapped = np.memmap(path, dtype=dtype, mode="r", offset=header_size, shape=tuple(shape))
-                return mapped.view(np.ndarray)
             return np.fromfile(stream, dtype=dtype, count=size // dtype.itemsize).reshape(shape)
 
         data = _read_exactly(path, stream, size, header_size)
@@ -280,25 +270,6 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
         if extra:
             raise IdxFormatError(path, f"data longer than its header says ({size} bytes)", header_size + size)
     return np.frombuffer(data, dtype=dtype).reshape(shape)
-
-
-def release_pages(array: Optional[np.ndarray]) -> None:
-    """Let this process drop the pages of the file *array* is memory-mapped from (a no-op otherwise).
-
-    Every page read through a memory map counts in the process's resident memory until it is
-    unmapped, so streaming a million-image raw file would end with the whole file resident (784 MB).
-    After this call the pages stay in the OS's file cache and an array still in use simply reads them
-    again. Streaming calls it every few hundred items, which keeps memory flat.
-    """
-    while array is not None and getattr(array, "_mmap", None) is None:
-        array = getattr(array, "base", None)  # views lead back to the numpy.memmap that holds the map
-    mapping = getattr(array, "_mmap", None)
-    advice = getattr(_mmap, "MADV_DONTNEED", None)  # absent on Windows, where nothing is done
-    if mapping is not None and advice is not None and not mapping.closed:
-        try:
-            mapping.madvise(advice)
-        except (OSError, ValueError):
-            pass  # only memory is at stake, never the data
 
 
 def header_bytes(dtype: np.dtype, shape: Sequence[int]) -> bytes:
