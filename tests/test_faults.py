@@ -36,11 +36,10 @@ from datumaro_mnist_plugins import export, mnist, transaction
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import collecting_policy, run_datum
+from .conftest import DIGITS, collecting_policy, run_datum
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FORMATS = ["mnist", "mnist_csv"]
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(i) for i in range(10))}
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 
 

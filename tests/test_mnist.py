@@ -17,9 +17,8 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text
+from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text
 
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(i) for i in range(10))}
 
 
 
