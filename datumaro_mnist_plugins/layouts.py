@@ -127,7 +127,7 @@ def torchvision_layout(
     )
 
 
-#: The classes each torchvision class stands for, as our importer names them (``_family``'s tables).
+#: The classes each torchvision class stands for, as our importer names them (``family``'s tables).
 _CLASS_NAMES = {
     "MNIST": family.DIGITS,
     "QMNIST": family.DIGITS,
