@@ -51,7 +51,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from datumaro_mnist_plugins._registration import FORMAT_NAMES
+from datumaro_mnist_plugins.registration import FORMAT_NAMES
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data"))
@@ -147,7 +147,7 @@ def build_seeds(source: Optional[str] = None, *, quick: bool = False) -> List[Se
     *quick* (CI) leaves out the big verbatim files: the 5,000 shared digits become the 100 shipped in
     ``assets/`` (also verbatim real MNIST), and the 60,000 real training labels are left out.
     """
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     source = source or real_source()
     verbatim = ASSET_SAMPLE if quick else source

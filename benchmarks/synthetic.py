@@ -39,7 +39,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 with warnings.catch_warnings():  # without Datumaro the package's plugin registration only warns
     warnings.simplefilter("ignore", RuntimeWarning)
-    from datumaro_mnist_plugins.idx import read_idx
+    from datumaro_mnist_plugins.codecs.idx import read_idx
     from datumaro_mnist_plugins.synthetic.strokes import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 
 IMAGES, LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"

@@ -22,9 +22,11 @@ from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
 
-from ._common import StagedExporter, check_destination, check_image_ext_needs_media, dotted, label_categories
-from ._common import pillow_format_for, recover_interrupted_export, staged_export
-from ._fast import built_in_batches
+from .export import StagedExporter, check_destination, check_image_ext_needs_media, dotted, pillow_format_for
+from .files import recover_interrupted_export
+from .items import built_in_batches
+from .labels import label_categories
+from .transaction import staged_export
 from .synthetic.digits import GeneratedPixels, SyntheticDigits
 from .synthetic.parallel import WORKERS_ENV
 from .synthetic.recipe import DEFAULT_SUBSETS, RECIPE_FILE, RECIPE_KEYS, RECIPE_SUFFIXES, Recipe, RecipeError

@@ -14,8 +14,7 @@ import numpy as np
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.media import ImageFromNumpy
 
-from .._common import make_item
-from .._fast import new_image
+from ..items import make_item, new_image
 from .parallel import BlockRenderer
 from .recipe import Recipe
 

@@ -14,7 +14,9 @@ import numpy as np
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.errors import DatasetExportError
 
-from .._common import NO_LABEL, gray_pixels, item_label, label_names_of, shown_id
+from ..export import gray_pixels, item_label
+from ..items import shown_id
+from ..labels import NO_LABEL, label_names_of
 from .allographs import DIGIT_CLASSES
 from .digits import GeneratedImage, SyntheticDigits
 from .recipe import Recipe, SubsetSpec

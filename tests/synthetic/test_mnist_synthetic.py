@@ -12,7 +12,7 @@ import datumaro as dm
 from datumaro.components.environment import Environment
 from datumaro.components.errors import DatumaroError
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticBase, MnistSyntheticGenerator, Recipe
 
 from ..conftest import error_text, run_datum
