@@ -20,8 +20,8 @@ from typing import Callable, Dict
 import numpy as np
 from PIL import Image
 
-from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins._family import FASHION, KMNIST, KMNIST_CLASSMAP
+from datumaro_mnist_plugins.codecs import idx
+from datumaro_mnist_plugins.family import FASHION, KMNIST, KMNIST_CLASSMAP
 
 HERE = osp.dirname(osp.abspath(__file__))
 SAMPLE = osp.join(HERE, "mnist-sample")

@@ -65,7 +65,7 @@ def main() -> None:
     from datumaro.components.media import Image
     from datumaro.plugins.data_formats import mnist_csv as builtin
 
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
     from datumaro_mnist_plugins import mnist_csv as ours
 
     images = idx.read_idx(osp.join(data, FILES[0]))

@@ -75,7 +75,7 @@ from fuzz_oracle import names_the_folder as _names_the_folder  # noqa: E402
 from fuzz_oracle import OUTCOMES, signature as _signature, time_bound  # noqa: E402
 from fuzz_races import PROCESS_KINDS  # noqa: E402
 
-from datumaro_mnist_plugins._registration import FORMAT_NAMES  # noqa: E402
+from datumaro_mnist_plugins.registration import FORMAT_NAMES  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data"))
@@ -163,7 +163,7 @@ def build_seeds(source: Optional[str] = None, *, quick: bool = False) -> List[Se
     *quick* (CI) leaves out the big verbatim files: the 5,000 shared digits become the 100 shipped in
     ``assets/`` (also verbatim real MNIST), and the 60,000 real training labels are left out.
     """
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     source = source or real_source()
     verbatim = ASSET_SAMPLE if quick else source

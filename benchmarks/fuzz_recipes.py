@@ -151,7 +151,7 @@ def _check_recipe(path: str, folder: str) -> Optional[Crash]:
 
 def run_recipe(rng: random.Random, ctx: Context) -> Optional[Crash]:
     """A mutated YAML/JSON recipe: a clear error, or a dataset whose items render, in bounded memory."""
-    from datumaro_mnist_plugins.parallel_render import WORKERS_ENV
+    from datumaro_mnist_plugins.synthetic.parallel import WORKERS_ENV
 
     os.environ.setdefault(WORKERS_ENV, "1")  # one fuzz process on a shared machine
     text, suffix = _recipe_text(rng)

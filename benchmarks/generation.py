@@ -40,7 +40,7 @@ WORKERS_ENV = "MNIST_SYNTHETIC_WORKERS"
 CHILD = """
 import json, resource, sys, time
 from datumaro.components.dataset import Dataset
-from datumaro_mnist_plugins.synthetic_digits import DigitStyle, item_rng, render_digit
+from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
 case, recipe, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 start = time.perf_counter()
 if case == "render":

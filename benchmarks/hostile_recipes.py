@@ -1,4 +1,4 @@
-"""Time and memory of each hostile recipe in tests/test_recipe_bounds.py: a clear error, fast and small.
+"""Time and memory of each hostile recipe in tests/synthetic/test_recipe_bounds.py: a clear error, fast and small.
 
 Each case runs in a fresh process: peak RSS after importing Datumaro and the plugins (the footprint),
 then after loading the recipe; prints the wall time of the load, the RSS growth and the error.
@@ -34,7 +34,7 @@ print(f"{elapsed:7.3f} s {grown / 1024:7.1f} MB  {outcome}")
 
 
 def main() -> int:
-    from tests.test_recipe_bounds import HOSTILE
+    from tests.synthetic.test_recipe_bounds import HOSTILE
 
     print(f"{'case':40} {'time':>9} {'RSS+':>10}  outcome")
     worst = 0.0

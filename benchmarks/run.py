@@ -187,7 +187,7 @@ def case_hand_items(p: dict) -> dict:
     from datumaro.components.dataset_base import DatasetItem
     from datumaro.components.media import Image
 
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     arrays = []
     for prefix, subset in (("train", "train"), ("t10k", "test")):
@@ -242,11 +242,11 @@ def case_export(p: dict) -> dict:
 
 def case_zlib(p: dict) -> dict:
     """The floor of an IDX export: zlib alone (gzip wrapper) on the images files' bytes, header included."""
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     payloads = []
     for prefix in ("train", "t10k"):
-        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"), mmap=False)
+        images = idx.read_idx(osp.join(p["path"], f"{prefix}-{IMAGES}.gz"))
         payloads.append(idx.header_bytes(images.dtype, images.shape) + images.tobytes())
 
     def run():
@@ -282,7 +282,7 @@ def case_hand_stream(p: dict) -> dict:
     from datumaro.components.dataset_base import DatasetItem
     from datumaro.components.media import Image
 
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     images = idx.read_idx(osp.join(p["path"], f"t10k-{IMAGES}.gz"))
     labels = idx.read_idx(osp.join(p["path"], f"t10k-{LABELS}.gz"))
@@ -321,7 +321,7 @@ def case_synthetic(p: dict) -> dict:
 
 def case_synthetic_render(p: dict) -> dict:
     """The generator alone (no Datumaro items): what 'images per second on one core' means."""
-    from datumaro_mnist_plugins.synthetic_digits import DigitStyle, item_rng, render_digit
+    from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
 
     style = DigitStyle()
 
@@ -438,10 +438,10 @@ class Runner:
 
 
 def load_digits(folder: str) -> Tuple[np.ndarray, np.ndarray]:
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
-    images = idx.read_idx(osp.join(folder, f"t10k-{IMAGES}.gz"), mmap=False)
-    labels = idx.read_idx(osp.join(folder, f"t10k-{LABELS}.gz"), mmap=False)
+    images = idx.read_idx(osp.join(folder, f"t10k-{IMAGES}.gz"))
+    labels = idx.read_idx(osp.join(folder, f"t10k-{LABELS}.gz"))
     return np.ascontiguousarray(images), np.ascontiguousarray(labels)
 
 
@@ -451,7 +451,7 @@ def tiled(array: np.ndarray, count: int) -> np.ndarray:
 
 def write_mnist(folder: str, subsets: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> None:
     """IDX files as MNIST ships them (gzip), with our codec (level 6: the size of the real files)."""
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     os.makedirs(folder, exist_ok=True)
     for prefix, (images, labels) in subsets.items():
@@ -461,7 +461,7 @@ def write_mnist(folder: str, subsets: Dict[str, Tuple[np.ndarray, np.ndarray]]) 
 
 def write_raw_images(folder: str, images: np.ndarray, labels: np.ndarray, count: int) -> None:
     """Uncompressed ``train`` IDX files of *count* items, repeating *images*, written block by block."""
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     os.makedirs(folder, exist_ok=True)
     with open(osp.join(folder, f"train-{IMAGES}"), "wb") as f:
@@ -499,9 +499,9 @@ def write_csv(folder: str, subsets: Dict[str, Tuple[np.ndarray, np.ndarray]]) ->
 
 def registered_formats() -> Dict[str, bool]:
     """Which of our formats the package registers (read from its PLUGINS table, no Datumaro import)."""
-    from datumaro_mnist_plugins import _registration
+    from datumaro_mnist_plugins import registration
 
-    names = {row[0] for row in _registration.PLUGINS}
+    names = {row[0] for row in registration.PLUGINS}
     return {name: name in names for name in ("mnist", "mnist_csv", "mnist_synthetic")}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 
 def write_files(folder: str, count: int) -> None:
-    from datumaro_mnist_plugins import idx
+    from datumaro_mnist_plugins.codecs import idx
 
     os.makedirs(folder, exist_ok=True)
     images = (np.arange(10_000 * 784) % 251).astype(np.uint8).reshape(10_000, 28, 28)

@@ -39,8 +39,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 with warnings.catch_warnings():  # without Datumaro the package's plugin registration only warns
     warnings.simplefilter("ignore", RuntimeWarning)
-    from datumaro_mnist_plugins.idx import read_idx
-    from datumaro_mnist_plugins.synthetic_digits import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
+    from datumaro_mnist_plugins.codecs.idx import read_idx
+    from datumaro_mnist_plugins.synthetic.strokes import DIGIT_CLASSES, DigitStyle, item_rng, render_digit
 
 IMAGES, LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 DEFAULT_DATA = osp.normpath(osp.join(REPO, "..", "shared", "data", "mnist-dev"))
@@ -200,13 +200,13 @@ def twin_style(folder: str, real: np.ndarray, real_labels: np.ndarray):
     try:
         from datumaro.components.dataset import Dataset
 
-        from datumaro_mnist_plugins.mnist_synthetic import twin_recipe
+        from datumaro_mnist_plugins.synthetic.twin import twin_recipe
 
         recipe = twin_recipe(Dataset.import_from(folder, "mnist"))
         return recipe.style, np.asarray(recipe.proportions)[np.argsort(recipe.classes)]
     except Exception as error:  # noqa: BLE001 - report and go on without Datumaro
         print(f"note: twin through Datumaro failed ({error}); estimating from the images")
-        from datumaro_mnist_plugins.mnist_synthetic import estimate_style
+        from datumaro_mnist_plugins.synthetic.twin import estimate_style
 
         mix = np.bincount(real_labels, minlength=10) / len(real_labels)
         return estimate_style(list(real)), mix

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 def register() -> None:
     """Make every Datumaro ``Environment`` use this package's formats (idempotent)."""
-    from ._registration import install
+    from .registration import install
 
     install()
 

@@ -24,8 +24,9 @@ import numpy as np
 from datumaro.components.errors import DatasetExportError
 from datumaro.plugins.transforms import MapSubsets, ProjectLabels
 
-from . import _family
-from ._common import NO_LABEL, SidecarCollector, label_names_of
+from . import family
+from .labels import NO_LABEL, label_names_of
+from .sidecar import SidecarCollector
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class TorchvisionClass:
     extended_labels: bool = False
 
 
-_MNIST_PREFIXES = {"train": "train", "test": "t10k"}
+_MNIST_PREFIXES = {"train": "train", "test": family.TEST_PREFIX}
 #: From torchvision/datasets/mnist.py: MNIST._check_exists wants all four raw files of ``resources``
 #: (train-*, t10k-*) for train=True and False alike; FashionMNIST and KMNIST inherit it.
 #: EMNIST._check_exists wants ``emnist-<split>-<train|test>-images-idx3-ubyte`` and ``-labels-idx1-ubyte``
@@ -126,18 +127,18 @@ def torchvision_layout(
     )
 
 
-#: The classes each torchvision class stands for, as our importer names them (``_family``'s tables).
+#: The classes each torchvision class stands for, as our importer names them (``family``'s tables).
 _CLASS_NAMES = {
-    "MNIST": _family.DIGITS,
-    "QMNIST": _family.DIGITS,
-    "FashionMNIST": _family.FASHION,
-    "KMNIST": _family.KMNIST,
+    "MNIST": family.DIGITS,
+    "QMNIST": family.DIGITS,
+    "FashionMNIST": family.FASHION,
+    "KMNIST": family.KMNIST,
 }
 
 
 def warn_about_class_names(class_name: str, split: Optional[str], names: List[str]) -> None:
     """torchvision names targets by its own class list: say so when ours mean other classes."""
-    expected = _family.EMNIST.get(split or "", []) if class_name == "EMNIST" else _CLASS_NAMES[class_name]
+    expected = family.EMNIST.get(split or "", []) if class_name == "EMNIST" else _CLASS_NAMES[class_name]
     if names != list(expected[: len(names)]):
         log.warning(
             "exporting for torchvision's %s: label values are class indices, which it names %s; this dataset's "
@@ -157,9 +158,9 @@ def _checked_compression(compression: str) -> str:
 
 
 def _check_split(class_name: str, split: Optional[str]) -> None:
-    if class_name == "EMNIST" and split not in _family.EMNIST:
+    if class_name == "EMNIST" and split not in family.EMNIST:
         raise DatasetExportError(
-            f"torchvision's EMNIST needs --emnist-split, one of {', '.join(_family.EMNIST)} (got {split!r})"
+            f"torchvision's EMNIST needs --emnist-split, one of {', '.join(family.EMNIST)} (got {split!r})"
         )
     if class_name != "EMNIST" and split is not None:
         raise DatasetExportError(f"--emnist-split is for --torchvision-class EMNIST, not {class_name}")
@@ -298,4 +299,4 @@ def add_layout_options(parser: argparse.ArgumentParser) -> None:
         default="MNIST",
         help="with --layout torchvision: the torchvision.datasets class to read the export (default: %(default)s)",
     )
-    parser.add_argument("--emnist-split", choices=list(_family.EMNIST), help="with --torchvision-class EMNIST")
+    parser.add_argument("--emnist-split", choices=list(family.EMNIST), help="with --torchvision-class EMNIST")

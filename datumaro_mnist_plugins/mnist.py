@@ -11,7 +11,7 @@ media, images without labels give items without annotations. Images are views of
 is memory-mapped), so import is as cheap as building the items, and streaming keeps memory flat.
 A file held both raw and compressed (torchvision keeps both) is read once, raw.
 
-The whole MNIST family opens (the differences are tables in ``_family.py``): Fashion-MNIST and KMNIST
+The whole MNIST family opens (the differences are tables in ``family.py``): Fashion-MNIST and KMNIST
 (MNIST's file names; class names from the files above, ``kmnist_classmap.csv`` or torchvision's folder
 name), EMNIST (``emnist-<split>-<subset>-...``, transposed images read upright, class names from
 ``emnist-<split>-mapping.txt``) and QMNIST (``qmnist-<subset>-...``, ``xnist-...``; the extended
@@ -53,54 +53,33 @@ from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext, Importer
 from datumaro.components.media import Image
 
-from . import _family, idx, idx_payload
-from ._fast import built_in_batches, image_size, new_image, subsets_side_by_side
+from . import family
+from .codecs import idx, idx_payload
+from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 from . import layouts
-from ._common import (
-    IMAGES_DIR,
-    MAX_ID_CHARS,
-    NO_LABEL,
-    DigitsExporter,
-    Sidecar,
-    SidecarCollector,
-    SubsetFile,
-    SubsetWriter,
-    image_files_by_id,
-    is_present,
-    label_categories,
-    label_names_of,
-    make_item,
-    refuse_shared_subsets,
-    subset_from_file,
-)
-from ._common import recover_interrupted_export
+from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
+from .files import image_files_by_id, is_present, refuse_shared_subsets
+from .items import MAX_ID_CHARS, make_item, subset_from_file
+from .labels import NO_LABEL, label_categories, label_names_of
+from .sidecar import Sidecar, SidecarCollector
+from .subset_names import SubsetFile
+from .files import recover_interrupted_export
 
 IMAGES_KIND = "images-idx3-ubyte"
 LABELS_KIND = "labels-idx1-ubyte"
 SIDECAR_SUFFIX = "-meta.gz"
-#: MNIST calls its test subset "t10k" in file names.
-TEST_PREFIX = "t10k"
-_KINDS = (IMAGES_KIND, LABELS_KIND, _family.EXTENDED_LABELS_KIND)
+_KINDS = (IMAGES_KIND, LABELS_KIND, family.EXTENDED_LABELS_KIND)
 _DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{'|'.join(_KINDS)})(?P<compression>\.gz|\.xz|\.bz2)?$")
 #: When a folder holds one file several ways (torchvision keeps raw and .gz), read the cheapest.
 _COMPRESSION_PREFERENCE = ("", ".gz", ".xz", ".bz2")
 #: When a subset has both labels files (QMNIST ships both), read the one that says more.
-_LABELS_PREFERENCE = (_family.EXTENDED_LABELS_KIND, LABELS_KIND)
+_LABELS_PREFERENCE = (family.EXTENDED_LABELS_KIND, LABELS_KIND)
 #: Datumaro keeps a level above MEDIUM, unnamed, "for when the detector is sure [...] via magic numbers".
 _MAGIC_NUMBER_CONFIDENCE = FormatDetectionConfidence.MEDIUM + 10
 #: The built-in writes sidecar ids as 32-character strings; we do too whenever ids fit.
 _SIDECAR_CHARS = 32
 #: Images are read this many at a time (under 1 MB of 28x28 digits): what streaming holds at once.
 _BATCH_ITEMS = 1024
-
-
-def subset_of(prefix: str) -> str:
-    """What a prefix's sidecar ``<subset>-meta.gz`` is named after (items' subsets: ``SubsetFiles.subset``)."""
-    return "test" if prefix == TEST_PREFIX else prefix
-
-
-def prefix_of(subset: str) -> str:
-    return TEST_PREFIX if subset == "test" else subset
 
 
 @dataclass
@@ -114,20 +93,20 @@ class SubsetFiles:
 
     @property
     def subset(self) -> str:
-        return subset_from_file(self.labels or self.images or self.prefix, _family.parse_prefix(self.prefix).subset)
+        return subset_from_file(self.labels or self.images or self.prefix, family.parse_prefix(self.prefix).subset)
 
     @property
     def split(self) -> Optional[str]:
         """The EMNIST split, or None."""
-        return _family.parse_prefix(self.prefix).split
+        return family.parse_prefix(self.prefix).split
 
     @property
     def transposed(self) -> bool:
-        return _family.parse_prefix(self.prefix).transposed
+        return family.parse_prefix(self.prefix).transposed
 
     @property
     def sidecar(self) -> Optional[str]:
-        path = osp.join(self.folder, subset_of(self.prefix) + SIDECAR_SUFFIX)
+        path = osp.join(self.folder, family.subset_of(self.prefix) + SIDECAR_SUFFIX)
         return path if is_present(path) else None
 
 
@@ -255,7 +234,7 @@ class MnistBase(SubsetBase):
         files = next(f for f in find_subsets(folder) if f.prefix == match["prefix"])
         super().__init__(subset=subset or files.subset, ctx=ctx)
         self._stream = stream
-        own_names = _family.label_names(folder, files.split)
+        own_names = family.label_names(folder, files.split)
         self._categories = label_categories(label_names if label_names is not None else own_names)
 
         self._labels, self._extended = self._read_labels(files.labels)
@@ -314,13 +293,13 @@ class MnistBase(SubsetBase):
         if not path:
             return None, None
         try:
-            labels = idx.read_idx(path, mmap=False)
+            labels = idx.read_idx(path)
         except idx.IdxFormatError as e:
             raise _import_error(e) from e
-        if _DATA_FILE.match(osp.basename(path))["kind"] == _family.EXTENDED_LABELS_KIND:
-            if labels.ndim != 2 or labels.shape[1] != _family.QMNIST_WIDTH or labels.dtype.kind not in "iu":
+        if _DATA_FILE.match(osp.basename(path))["kind"] == family.EXTENDED_LABELS_KIND:
+            if labels.ndim != 2 or labels.shape[1] != family.QMNIST_WIDTH or labels.dtype.kind not in "iu":
                 raise DatasetImportError(
-                    f"{path}: QMNIST extended labels are N x {_family.QMNIST_WIDTH} integers, "
+                    f"{path}: QMNIST extended labels are N x {family.QMNIST_WIDTH} integers, "
                     f"not {labels.dtype} {labels.shape}"
                 )
             return labels[:, 0].astype(np.int64), labels[:, 1:].astype(np.int64)
@@ -351,7 +330,7 @@ class MnistBase(SubsetBase):
             if shape[0] and not shape[1] * shape[2]:
                 raise DatasetImportError(
                     f"{files.images}: images of {shape[1]}x{shape[2]} pixels need the sizes "
-                    f"sidecar {subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
+                    f"sidecar {family.subset_of(files.prefix)}{SIDECAR_SUFFIX}, which is missing"
                 )
             if count is not None and shape[0] != count:
                 raise DatasetImportError(f"{files.images}: {shape[0]} images but {files.labels} has {count} labels")
@@ -447,7 +426,7 @@ class MnistBase(SubsetBase):
 
     def _label_attributes(self, index: int) -> Optional[dict]:
         """QMNIST's extended columns, by name."""
-        return _family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
+        return family.qmnist_attributes(self._extended[index].tolist()) if self._extended is not None else None
 
     def __iter__(self) -> Iterator[DatasetItem]:
         # the common cases inline (Python ints, one image per row): a method call per field costs 20%
@@ -536,9 +515,9 @@ class MnistImporter(Importer):
         if len(chosen) <= 1:
             refuse_shared_subsets((files.subset, files.labels or files.images) for _, subsets in chosen for files in subsets)
             return [_source(files) for _, subsets in chosen for files in subsets]
-        names = _family.merged_names([_family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
+        names = family.merged_names([family.label_names(folder, _split_of(subsets)) for folder, subsets in chosen])
         named = [
-            (f"{_family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
+            (f"{family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
         ]
         refuse_shared_subsets((subset, files.labels or files.images) for subset, files in named)
         return [_source(files, subset=subset, label_names=names) for subset, files in named]
@@ -611,7 +590,7 @@ class _IdxSubsetWriter(SubsetWriter):
         self._staging = staging
         self._subset = subset
         self._layout = layout
-        self._prefix = layout.prefixes[subset] if layout.prefixes is not None else prefix_of(subset)
+        self._prefix = layout.prefixes[subset] if layout.prefixes is not None else family.prefix_of(subset)
         self._compress_level = compress_level
         self._labels = bytearray()
         self._payload = tempfile.TemporaryFile(dir=staging)
@@ -638,9 +617,9 @@ class _IdxSubsetWriter(SubsetWriter):
         self._batch_bytes = 0
 
     def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
-        values = _family.qmnist_values(attributes, describe) if attributes else None
+        values = family.qmnist_values(attributes, describe) if attributes else None
         self._has_extended |= values is not None
-        self._extended.extend(values or _family.QMNIST_ABSENT)
+        self._extended.extend(values or family.QMNIST_ABSENT)
 
     def finish(self, collector: SidecarCollector) -> None:
         count = len(self._labels)
@@ -651,9 +630,9 @@ class _IdxSubsetWriter(SubsetWriter):
         labels_path = osp.join(self._staging, f"{self._prefix}-{LABELS_KIND}{suffix}")
         idx.write_idx(labels_path, labels, compress_level=self._compress_level)
         if self._has_extended or self._layout.extended_labels:
-            extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, _family.QMNIST_WIDTH - 1)
+            extended = np.frombuffer(self._extended, dtype=np.intc).reshape(count, family.QMNIST_WIDTH - 1)
             idx.write_idx(
-                osp.join(self._staging, f"{self._prefix}-{_family.EXTENDED_LABELS_KIND}{suffix}"),
+                osp.join(self._staging, f"{self._prefix}-{family.EXTENDED_LABELS_KIND}{suffix}"),
                 np.column_stack([labels.astype(np.int32), extended]).astype(np.int32),
                 compress_level=self._compress_level,
             )
@@ -674,7 +653,7 @@ class _IdxSubsetWriter(SubsetWriter):
             )
         sidecar = collector.sidecar(has_images)
         if sidecar:  # named as the importer looks for it: after the prefix's subset
-            name = subset_of(self._prefix) if self._layout.prefixes is not None else self._subset
+            name = family.subset_of(self._prefix) if self._layout.prefixes is not None else self._subset
             write_sidecar(osp.join(self._staging, name + SIDECAR_SUFFIX), sidecar)
 
     def close(self) -> None:
@@ -749,10 +728,10 @@ class MnistExporter(DigitsExporter):
     @classmethod
     def subset_files(cls, subset: str) -> List[SubsetFile]:
         longest = max(_COMPRESSION_PREFERENCE, key=len)  # whichever --compression: names fit and read back alike
-        data = [SubsetFile(f"{prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
+        data = [SubsetFile(f"{family.prefix_of(subset)}-{kind}{longest}", "data") for kind in _KINDS]
         return data + [SubsetFile(subset + SIDECAR_SUFFIX, "aux"), SubsetFile(subset, "folder")]
 
     @classmethod
     def subset_of_file(cls, name: str) -> Optional[str]:
         match = _DATA_FILE.match(name)
-        return _family.parse_prefix(match["prefix"]).subset if match else None
+        return family.parse_prefix(match["prefix"]).subset if match else None

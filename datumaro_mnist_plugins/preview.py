@@ -19,7 +19,8 @@ MAX_SHEET_PIXELS = 64 << 20
 
 def collect_samples(dataset, per_class: int) -> Dict[int, List[np.ndarray]]:
     """The first *per_class* grayscale images of each class, in dataset order (stops early when full)."""
-    from ._common import gray_pixels, label_names_of
+    from .export import gray_pixels
+    from .labels import label_names_of
 
     label_count = len(label_names_of(dataset))  # a dataset without label categories has no classes
     samples: Dict[int, List[np.ndarray]] = {label: [] for label in range(label_count)}
@@ -87,7 +88,7 @@ def preview(path: str, output: str, *, format: Optional[str] = None, per_class: 
 
     sheet_size(1, scale, per_class, 1)  # too large even for 1-pixel images: fail before importing
     dataset = dm.Dataset.import_from(path, format) if format else dm.Dataset.import_from(path)
-    from ._common import label_names_of
+    from .labels import label_names_of
 
     names = label_names_of(dataset)
     contact_sheet(collect_samples(dataset, per_class), names, per_class, scale).save(output)

@@ -10,6 +10,7 @@ from typing import List
 
 import numpy as np
 import pytest
+from datumaro.components.annotation import AnnotationType, LabelCategories
 
 SHARED_DATA = osp.normpath(osp.join(osp.dirname(__file__), "..", "..", "shared", "data"))
 MNIST_DEV = osp.join(SHARED_DATA, "mnist-dev")
@@ -78,6 +79,8 @@ def error_text(error: BaseException) -> str:
 
 
 DIGIT_CATEGORIES = tuple("0123456789")
+#: The digit classes as a dataset's categories (every test module used to build its own copy).
+DIGITS = {AnnotationType.label: LabelCategories.from_iterable(DIGIT_CATEGORIES)}
 
 
 def digits_dataset(count=3, subsets=("train", "test"), size=(28, 28), seed=0):

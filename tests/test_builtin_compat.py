@@ -24,9 +24,8 @@ from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinM
 from datumaro_mnist_plugins.mnist import MnistExporter
 from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter
 
-from .conftest import assert_same_items
+from .conftest import DIGITS, assert_same_items
 
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(label) for label in range(10))}
 
 
 class Format(NamedTuple):

@@ -5,7 +5,7 @@ import os.path as osp
 
 import numpy as np
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 
 from .conftest import run_datum
 

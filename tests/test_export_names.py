@@ -173,7 +173,7 @@ def item_ids():
 
 
 def unsafe_id_reason_of(item_id):
-    from datumaro_mnist_plugins._common import unsafe_id_reason
+    from datumaro_mnist_plugins.items import unsafe_id_reason
 
     try:
         DatasetItem(id=item_id)
@@ -201,7 +201,7 @@ def test_ids_at_the_limit_round_trip_with_sizes(tmp_path, fmt, length):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_ids_over_the_limit_are_refused_before_writing(tmp_path, fmt):
-    from datumaro_mnist_plugins._common import MAX_ID_CHARS
+    from datumaro_mnist_plugins.items import MAX_ID_CHARS
 
     message = refuses_before_writing(dataset_of(["train"], ids=("x" * (MAX_ID_CHARS + 1), "1")), str(tmp_path / "out"), fmt)
     assert f"at most {MAX_ID_CHARS}" in message and len(message) < 300

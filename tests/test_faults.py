@@ -32,13 +32,14 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import _common, idx, mnist
+from datumaro_mnist_plugins import export, mnist, transaction
 
-from .conftest import collecting_policy, run_datum
+from datumaro_mnist_plugins.codecs import idx
+
+from .conftest import DIGITS, collecting_policy, run_datum
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FORMATS = ["mnist", "mnist_csv"]
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(i) for i in range(10))}
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 
 
@@ -581,7 +582,7 @@ def test_full_disk_leaves_the_destination_as_it_was(tmp_path, monkeypatch, fmt, 
     before = snapshot(out)
 
     if where == "labels.txt":  # the last file written: every data file is already staged
-        monkeypatch.setattr(_common, "save_label_names", full_disk)
+        monkeypatch.setattr(export, "save_label_names", full_disk)
     else:  # half an images file written, then the disk is full
         def half_then_full(path, dtype, shape, payload, **kwargs):
             with open(path, "wb") as f:
@@ -657,7 +658,7 @@ def test_kill_9_mid_export_leaves_the_destination_as_it_was(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_an_export_does_not_remove_the_staging_folder_of_a_sibling_in_progress(tmp_path, fmt):
     """Exports to "out" and "out-2" at once: finishing the first must not clean up the second's work."""
-    with _common.staged_export(str(tmp_path / "out-2"), lambda name: False) as staging:
+    with transaction.staged_export(str(tmp_path / "out-2"), lambda name: False) as staging:
         digits(2).export(str(tmp_path / "out"), fmt, save_media=True)
         assert osp.isdir(staging)
         (tmp_path / "out-2").mkdir()

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from datumaro.components.dataset import Dataset
 from datumaro.components.errors import DatumaroError
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 
 from .conftest import error_text, run_datum
 

@@ -15,11 +15,10 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatasetImportError, DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text
+from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text
 
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(i) for i in range(10))}
 
 
 

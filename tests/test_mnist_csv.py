@@ -18,12 +18,11 @@ from datumaro.components.media import Image
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvBase as BuiltinMnistCsvBase
 from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinMnistCsvExporter
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter
 
-from .conftest import assert_same_items, collecting_policy, digits_dataset, error_text, run_datum
+from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text, run_datum
 
-DIGITS = {AnnotationType.label: LabelCategories.from_iterable(str(label) for label in range(10))}
 PIXELS = 28 * 28
 
 

@@ -19,7 +19,9 @@ from datumaro.components.environment import Environment
 from datumaro.components.errors import DatasetExportError, DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import _family, idx
+from datumaro_mnist_plugins import family
+
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist import MnistImporter
 
 from .conftest import assert_same_items, error_text
@@ -107,8 +109,8 @@ def test_one_torchvision_folder_keeps_its_subset_names_and_gets_its_class_names(
     _, labels, _ = real
     dataset = Dataset.import_from(osp.join(torchvision_root, "FashionMNIST"), "mnist")
     assert sorted(dataset.subsets()) == ["test", "train"] and len(dataset) == 2 * COUNT
-    assert names(dataset) == _family.FASHION
-    assert label_name(dataset, dataset.get("0", "train")) == _family.FASHION[labels[0]]
+    assert names(dataset) == family.FASHION
+    assert label_name(dataset, dataset.get("0", "train")) == family.FASHION[labels[0]]
     kmnist = Dataset.import_from(osp.join(torchvision_root, "KMNIST", "raw"), "mnist")
     assert names(kmnist) == list("おきすつなはまやれを")
 
@@ -128,9 +130,9 @@ def test_several_torchvision_datasets_under_one_root_are_kept_apart(torchvision_
     ]
     assert len(dataset) == 8 * COUNT  # raw and .gz side by side: each subset once
     # one category list: every dataset's names, each once (MNIST, QMNIST and EMNIST digits share "0".."9")
-    assert names(dataset) == _family.DIGITS + _family.FASHION + _family.KMNIST
-    for subset, classes in (("MNIST-train", _family.DIGITS), ("FashionMNIST-train", _family.FASHION),
-                            ("KMNIST-train", _family.KMNIST), ("EMNIST-train", _family.DIGITS)):
+    assert names(dataset) == family.DIGITS + family.FASHION + family.KMNIST
+    for subset, classes in (("MNIST-train", family.DIGITS), ("FashionMNIST-train", family.FASHION),
+                            ("KMNIST-train", family.KMNIST), ("EMNIST-train", family.DIGITS)):
         item = dataset.get("7", subset)
         assert label_name(dataset, item) == classes[labels[7]], subset
         assert np.array_equal(item.media.data, images[7]), subset  # EMNIST's too: upright
@@ -144,7 +146,7 @@ def test_datasets_at_different_depths_are_all_found_but_not_inside_a_dataset_fol
     mnist_folder(tmp_path / "mnist" / "backup", real)  # inside a dataset folder: not another dataset
     dataset = Dataset.import_from(str(tmp_path), "mnist")
     assert sorted(dataset.subsets()) == ["mnist-test", "mnist-train", "more-fashion-test", "more-fashion-train"]
-    assert names(dataset) == _family.DIGITS + _family.FASHION  # Zalando's data/fashion folder name
+    assert names(dataset) == family.DIGITS + family.FASHION  # Zalando's data/fashion folder name
 
 
 def test_the_split_option_applies_under_a_root(real, tmp_path):
@@ -158,8 +160,8 @@ def test_the_split_option_applies_under_a_root(real, tmp_path):
     assert "EMNIST/raw: holds the EMNIST splits digits, letters" in error_text(error.value)
     dataset = Dataset.import_from(str(tmp_path), "mnist", split="letters")
     assert sorted(dataset.subsets()) == ["EMNIST-test", "MNIST-test", "MNIST-train"]
-    assert names(dataset) == _family.EMNIST["letters"] + _family.DIGITS
-    assert label_name(dataset, dataset.get("0", "EMNIST-test")) == _family.EMNIST["letters"][labels[0] + 1]
+    assert names(dataset) == family.EMNIST["letters"] + family.DIGITS
+    assert label_name(dataset, dataset.get("0", "EMNIST-test")) == family.EMNIST["letters"][labels[0] + 1]
     assert label_name(dataset, dataset.get("0", "MNIST-train")) == str(labels[0])
 
 
@@ -176,15 +178,15 @@ def test_a_torchvision_root_round_trips_through_export(torchvision_root, tmp_pat
 
 def test_fashion_names_come_from_labels_txt_or_dataset_meta(real, tmp_path):
     folder = mnist_folder(tmp_path, real)
-    (tmp_path / "labels.txt").write_text("\n".join(_family.FASHION) + "\n", encoding="utf-8")
-    assert names(Dataset.import_from(folder, "mnist")) == _family.FASHION
-    (tmp_path / "dataset_meta.json").write_text('{"labels": ["%s"]}' % '", "'.join(n.upper() for n in _family.FASHION))
-    assert names(Dataset.import_from(folder, "mnist")) == [n.upper() for n in _family.FASHION]
+    (tmp_path / "labels.txt").write_text("\n".join(family.FASHION) + "\n", encoding="utf-8")
+    assert names(Dataset.import_from(folder, "mnist")) == family.FASHION
+    (tmp_path / "dataset_meta.json").write_text('{"labels": ["%s"]}' % '", "'.join(n.upper() for n in family.FASHION))
+    assert names(Dataset.import_from(folder, "mnist")) == [n.upper() for n in family.FASHION]
 
 
 def test_kmnist_classmap_names_the_classes(real, tmp_path):
     folder = mnist_folder(tmp_path / "anywhere", real)
-    rows = ["index,codepoint,char"] + [f"{i},U+{ord(c):04X},{c}" for i, c in enumerate(_family.KMNIST)]
+    rows = ["index,codepoint,char"] + [f"{i},U+{ord(c):04X},{c}" for i, c in enumerate(family.KMNIST)]
     (tmp_path / "anywhere" / "kmnist_classmap.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     dataset = Dataset.import_from(folder, "mnist")
     assert names(dataset) == list("おきすつなはまやれを")
@@ -207,7 +209,7 @@ def test_a_broken_kmnist_classmap_is_an_error_naming_file_and_line(real, tmp_pat
 def mapping_text(split):
     """A mapping file in EMNIST's format: letters classes carry the upper and the lower case code."""
     lines = []
-    for label, name in enumerate(_family.EMNIST[split]):
+    for label, name in enumerate(family.EMNIST[split]):
         if not name.startswith("unused"):
             lines.append(" ".join([str(label)] + [str(ord(c)) for c in name]))
     return "\n".join(lines) + "\n"
@@ -244,14 +246,14 @@ def test_emnist_mapping_names_the_classes_letters_with_both_cases(emnist_folder,
     letters = Dataset.import_from(emnist_folder, "mnist", split="letters")
     assert names(letters)[:3] == ["unused-0", "Aa", "Bb"] and len(names(letters)) == 27
     assert label_name(letters, letters.get("0", "train")) == "ABCDEFGHIJ"[labels[0]] + "abcdefghij"[labels[0]]
-    assert names(Dataset.import_from(emnist_folder, "mnist", split="digits")) == _family.DIGITS
+    assert names(Dataset.import_from(emnist_folder, "mnist", split="digits")) == family.DIGITS
 
 
-@pytest.mark.parametrize("split", sorted(_family.EMNIST))
+@pytest.mark.parametrize("split", sorted(family.EMNIST))
 def test_known_split_names_equal_what_the_mapping_file_gives(tmp_path, split):
     (tmp_path / f"emnist-{split}-mapping.txt").write_text(mapping_text(split))
-    assert _family.label_names(str(tmp_path), split) == _family.EMNIST[split]
-    assert _family.label_names(str(tmp_path / "nowhere"), split) == _family.EMNIST[split]  # torchvision: no file
+    assert family.label_names(str(tmp_path), split) == family.EMNIST[split]
+    assert family.label_names(str(tmp_path / "nowhere"), split) == family.EMNIST[split]  # torchvision: no file
 
 
 def test_several_emnist_splits_need_a_choice(emnist_folder):
@@ -300,7 +302,7 @@ def qmnist_folder(real, tmp_path):
 def test_qmnist_extended_columns_arrive_as_named_label_attributes(qmnist_folder, real):
     images, labels, qmnist = real
     dataset = Dataset.import_from(qmnist_folder, "mnist")
-    assert list(dataset.subsets()) == ["test"] and names(dataset) == _family.DIGITS
+    assert list(dataset.subsets()) == ["test"] and names(dataset) == family.DIGITS
     item = dataset.get("0", "test")
     assert item.annotations[0].label == labels[0] and np.array_equal(item.media.data, images[0])
     assert item.annotations[0].attributes == {
@@ -341,7 +343,7 @@ def test_the_real_qmnist_labels_open_alone_xz_compressed_and_idx2_is_preferred_t
 
 
 def test_items_with_and_without_qmnist_attributes_export_and_come_back_as_they_were(tmp_path):
-    categories = {AnnotationType.label: LabelCategories.from_iterable(_family.DIGITS)}
+    categories = {AnnotationType.label: LabelCategories.from_iterable(family.DIGITS)}
     image = Image.from_numpy(np.zeros((28, 28), np.uint8))
     attributes = {"writer_id": 9, "unused": 5}
     source = Dataset.from_iterable(
@@ -372,7 +374,7 @@ def test_items_without_qmnist_attributes_write_no_extended_file(real, tmp_path):
 def test_a_qmnist_attribute_that_is_not_an_integer_is_an_export_error_naming_the_item(tmp_path):
     source = Dataset.from_iterable(
         [DatasetItem("a7", annotations=[Label(1, attributes={"writer_id": "someone"})])],
-        categories={AnnotationType.label: LabelCategories.from_iterable(_family.DIGITS)},
+        categories={AnnotationType.label: LabelCategories.from_iterable(family.DIGITS)},
     )
     with pytest.raises(DatasetExportError, match="item 'a7'.*writer_id"):
         source.export(str(tmp_path), "mnist")
@@ -389,16 +391,16 @@ def test_an_old_export_with_extended_labels_is_replaced_whole(qmnist_folder, tmp
     out = tmp_path / "out"
     Dataset.import_from(qmnist_folder, "mnist").export(str(out), "mnist", save_media=True)
     plain = Dataset.from_iterable([DatasetItem("0", subset="test", annotations=[Label(1)])],
-                                  categories={AnnotationType.label: LabelCategories.from_iterable(_family.DIGITS)})
+                                  categories={AnnotationType.label: LabelCategories.from_iterable(family.DIGITS)})
     plain.export(str(out), "mnist")
     assert not osp.exists(out / "t10k-labels-idx2-int.gz")  # a stale idx2 would override the new labels
     assert len(Dataset.import_from(str(out), "mnist")) == 1
 
 
 def test_subset_names_of_each_file_naming():
-    assert _family.parse_prefix("t10k") == ("test", None, False)
-    assert _family.parse_prefix("emnist-byclass-test") == ("test", "byclass", True)
-    assert _family.parse_prefix("qmnist-train") == ("train", None, False)
-    assert _family.parse_prefix("xnist") == ("nist", None, False)
-    assert _family.parse_prefix("my-subset") == ("my-subset", None, False)
+    assert family.parse_prefix("t10k") == ("test", None, False)
+    assert family.parse_prefix("emnist-byclass-test") == ("test", "byclass", True)
+    assert family.parse_prefix("qmnist-train") == ("train", None, False)
+    assert family.parse_prefix("xnist") == ("nist", None, False)
+    assert family.parse_prefix("my-subset") == ("my-subset", None, False)
 

@@ -22,8 +22,8 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins._common import unsafe_id_reason
+from datumaro_mnist_plugins.codecs import idx
+from datumaro_mnist_plugins.items import unsafe_id_reason
 
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 COMPRESSIONS = ["", ".gz", ".xz", ".bz2"]
@@ -46,17 +46,17 @@ def same_values(a, b):
 
 
 @settings(max_examples=150, **SETTINGS)
-@given(array=idx_arrays(), compression=st.sampled_from(COMPRESSIONS), mmap=st.booleans())
-def test_idx_codec_round_trips_any_type_shape_and_compression(array, compression, mmap):
+@given(array=idx_arrays(), compression=st.sampled_from(COMPRESSIONS))
+def test_idx_codec_round_trips_any_type_shape_and_compression(array, compression):
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, "data-idx" + compression)
         idx.write_idx(path, array, compress_level=1)
         dtype, shape = idx.read_header(path)
         assert dtype == idx.IDX_DTYPES[idx.IDX_TYPE_CODES[array.dtype.newbyteorder("=")]] and shape == array.shape
-        back = idx.read_idx(path, mmap=mmap)
+        back = idx.read_idx(path)
         assert back.dtype == dtype and same_values(array, back)
         if array.ndim:  # the flat view mixed-size images are read through
-            flat = idx.read_idx(path, mmap=mmap, flat_count=array.size)
+            flat = idx.read_idx(path, flat_count=array.size)
             assert same_values(array.reshape(-1), flat)
         del back
 
@@ -193,11 +193,11 @@ def csv_texts():
 @given(text=csv_texts(), has_label=st.booleans())
 def test_csv_quick_path_parses_as_the_checked_path_or_declines(text, has_label):
     """The quick path reads a block exactly as the field-by-field path does, or leaves it to that path."""
-    from datumaro_mnist_plugins import mnist_csv
+    from datumaro_mnist_plugins.codecs import csv_rows
 
     text = text.replace(b"\r\n", b"\n")  # as parse_rows does first
-    quick = mnist_csv._parse_plain(text, 7)
-    checked = mnist_csv._parse_checked(text, 7, has_label)
+    quick = csv_rows._parse_plain(text, 7)
+    checked = csv_rows._parse_checked(text, 7, has_label)
     plain = all(
         field.isdigit() and len(field) <= 3 and int(field) <= 255
         for line in text.decode().split("\n")[:-1]

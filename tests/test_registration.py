@@ -7,13 +7,13 @@ import types
 
 import pytest
 
-from datumaro_mnist_plugins import _registration
+from datumaro_mnist_plugins import registration
 
 from .conftest import run_datum
 
 
 def python(code: str, **env_overrides) -> str:
-    env = {k: v for k, v in os.environ.items() if k != _registration.ENV_SWITCH}
+    env = {k: v for k, v in os.environ.items() if k != registration.ENV_SWITCH}
     env.update(env_overrides)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -68,7 +68,7 @@ print(sum(name == "mnist" for entries in groups.values() for name, _ in entries)
 print(DEFAULT_ENVIRONMENT.importers.get("mnist").__module__)
 """
     counts, module = python(code, DATUMARO_MNIST_PLUGINS_DISABLE="1").splitlines()
-    assert counts.split()[0] == str(len(_registration.PLUGINS[1][3]))  # once per extension
+    assert counts.split()[0] == str(len(registration.PLUGINS[1][3]))  # once per extension
     assert module == "datumaro_mnist_plugins.mnist"
 
 
@@ -78,18 +78,18 @@ from datumaro.components.environment import Environment
 groups = Environment().importers.extension_groups
 print(" ".join(f"{ext}:{[n for n, _ in entries].count('mnist')}" for ext, entries in sorted(groups.items()) if any(n == 'mnist' for n, _ in entries)))
 """
-    assert python(code) == " ".join(f"{ext}:1" for ext in sorted(_registration.PLUGINS[1][3]))
+    assert python(code) == " ".join(f"{ext}:1" for ext in sorted(registration.PLUGINS[1][3]))
 
 
 def test_a_failure_inside_the_hook_is_a_warning_not_a_crash():
     broken = types.ModuleType("datumaro.components.environment")  # has no Environment class
     with pytest.warns(RuntimeWarning, match="could not register"):
-        _registration._patch_safely(broken)
+        registration._patch_safely(broken)
 
 
 def test_datum_format_lists_each_of_our_formats_once():
     listed = run_datum("format", "--list-import").stdout.split()
-    for name in _registration.FORMAT_NAMES:
+    for name in registration.FORMAT_NAMES:
         assert listed.count(name) == 1
     assert run_datum("format", "--list-export").stdout.split().count("mnist") == 1
 

@@ -17,7 +17,7 @@ from datumaro.components.dataset import Dataset
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticGenerator
 
 from .conftest import SHARED_DATA, run_datum

@@ -18,7 +18,7 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import idx
+from datumaro_mnist_plugins.codecs import idx
 
 from .conftest import digits_dataset, error_text, run_datum
 
@@ -430,12 +430,12 @@ def test_mnist_to_cifar_with_datum_commands_only(tmp_path):
 def test_gray_to_rgb_is_registered_in_every_environment_once():
     from datumaro.components.environment import Environment
 
-    from datumaro_mnist_plugins import _registration
+    from datumaro_mnist_plugins import registration
     from datumaro_mnist_plugins.transforms import GrayToRgb
 
     env = Environment()
     plugin = env.transforms.get("gray_to_rgb")
     assert getattr(plugin, "get_plugin_cls", lambda: plugin)() is GrayToRgb  # lazy until used, or loaded
-    assert "gray_to_rgb" not in _registration.FORMAT_NAMES  # a transform, not a format `datum format` lists
-    _registration.replace_in(env, _registration._our_plugins())  # registering again keeps one entry
+    assert "gray_to_rgb" not in registration.FORMAT_NAMES  # a transform, not a format `datum format` lists
+    registration.replace_in(env, registration._our_plugins())  # registering again keeps one entry
     assert list(env.transforms).count("gray_to_rgb") == 1

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from datumaro_mnist_plugins.synthetic_digits import (
+from datumaro_mnist_plugins.synthetic.strokes import (
     ALLOGRAPHS,
     DIGIT_CLASSES,
     DigitStyle,
@@ -190,7 +190,7 @@ def test_mnist_normalization_of_a_binary_scan():
 
 def test_twin_style_follows_what_it_sees():
     """estimate_style moves slant and pen width toward the digits it is shown, never narrowing the slant."""
-    from datumaro_mnist_plugins.mnist_synthetic import estimate_style
+    from datumaro_mnist_plugins.synthetic.twin import estimate_style
 
     default = DigitStyle()
     shown = DigitStyle(slant=(10.0, 30.0), stroke_width=(2.8, 3.6))

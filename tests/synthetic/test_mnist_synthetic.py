@@ -5,17 +5,19 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import datumaro as dm
 from datumaro.components.environment import Environment
 from datumaro.components.errors import DatumaroError
 
-from datumaro_mnist_plugins import idx
-from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticGenerator, Recipe
+from datumaro_mnist_plugins.codecs import idx
+from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticBase, MnistSyntheticGenerator, Recipe
 
-from .conftest import error_text, run_datum
+from ..conftest import error_text, run_datum
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(REPO, "assets", "recipes", "small.yaml")
 DEFAULT = osp.join(REPO, "assets", "recipes", "mnist.yaml")
 
@@ -147,3 +149,28 @@ def test_preview_contact_sheet(tmp_path):
     assert result.returncode == 0, result.stderr
     with Image.open(out) as sheet:
         assert sheet.height >= 10 * 56 and sheet.width >= 4 * 56
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    count=st.integers(0, 60),
+    keep=st.one_of(st.none(), st.sets(st.integers(0, 9), max_size=10)),
+    picks=st.sets(st.integers(0, 59)),
+    probe=st.lists(st.integers(-2, 70), max_size=20),
+)
+def test_get_finds_exactly_the_items_a_filtered_subset_iterates(count, keep, picks, probe):
+    """`get(id, subset)` answers an item iff iterating yields it: whole, class-filtered or index-filtered."""
+    spec = {"count": count}
+    if keep is not None:
+        spec["keep_classes"] = sorted(keep)
+    indices = sorted(i for i in picks if i < count)
+    source = MnistSyntheticBase(
+        recipe=Recipe.from_mapping({"subsets": {"a": spec, "b": {"count": count, "indices": indices}}}), workers=1
+    )
+    for subset in ("a", "b"):
+        iterated = [item.id for item in source.get_subset(subset)]
+        for id in set(iterated) | {str(p) for p in probe} | {"x", ""}:
+            item = source.get(id, subset)
+            assert (item is not None) == (id in iterated)
+            assert item is None or (item.id, item.subset) == (id, subset)
+        assert source.get_subset(subset).get(iterated[0] if iterated else "0", "c") is None

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import datumaro as dm
 from datumaro.components.errors import DatasetExportError, DatasetImportError
 
-from datumaro_mnist_plugins import synthetic_digits
+from datumaro_mnist_plugins.synthetic import strokes
 from datumaro_mnist_plugins.mnist_synthetic import MnistSyntheticBase, Recipe
-from datumaro_mnist_plugins.parallel_render import WORKERS_ENV, RenderError, render_items
+from datumaro_mnist_plugins.synthetic.parallel import WORKERS_ENV, RenderError, render_items
 
-from .conftest import error_text, run_datum
+from ..conftest import error_text, run_datum
 from .test_mnist_synthetic import write_recipe
 
 #: 32x32 digits: 48 to a block, so a few hundred items span several blocks.
@@ -100,7 +100,7 @@ def test_any_mix_of_runs_and_jumps_gives_each_item_its_own_pixels(recipe_path, r
 def counting_renders(monkeypatch, fail_at=None):
     """Count draws (by process id); with *fail_at*, drawing that item fails."""
     calls = []
-    real_render, real_rng = synthetic_digits.render_digit, synthetic_digits.item_rng
+    real_render, real_rng = strokes.render_digit, strokes.item_rng
 
     def render(*args, **kwargs):
         calls.append(os.getpid())
@@ -111,8 +111,8 @@ def counting_renders(monkeypatch, fail_at=None):
             raise ValueError("the pen broke")
         return real_rng(seed, subset, index)
 
-    monkeypatch.setattr(synthetic_digits, "render_digit", render)
-    monkeypatch.setattr(synthetic_digits, "item_rng", item_rng)
+    monkeypatch.setattr(strokes, "render_digit", render)
+    monkeypatch.setattr(strokes, "item_rng", item_rng)
     return calls
 
 
@@ -237,7 +237,7 @@ def test_an_export_builds_each_item_once(recipe_path, tmp_path, monkeypatch):
 
 
 def test_a_stream_holds_a_few_blocks_and_draws_each_once(tmp_path, monkeypatch):
-    from datumaro_mnist_plugins.parallel_render import BlockRenderer, RenderPool
+    from datumaro_mnist_plugins.synthetic.parallel import BlockRenderer, RenderPool
 
     submitted, held = [], []
     real_submit, real_store = RenderPool.submit, BlockRenderer._store

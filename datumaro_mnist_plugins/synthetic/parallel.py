@@ -30,7 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import synthetic_digits
+from . import strokes
 
 #: The environment variable that sets the default number of drawing processes (1 = draw in-process).
 WORKERS_ENV = "MNIST_SYNTHETIC_WORKERS"
@@ -77,7 +77,7 @@ def render_items(seed: int, style, subset: str, indices: Sequence[int], digits: 
     out = np.empty((len(indices), size, size), np.uint8)
     for row, (index, digit) in enumerate(zip(indices, digits)):
         try:
-            pixels = synthetic_digits.render_digit(int(digit), synthetic_digits.item_rng(seed, subset, int(index)), style)
+            pixels = strokes.render_digit(int(digit), strokes.item_rng(seed, subset, int(index)), style)
             out[row] = pixels
         except Exception as e:
             raise RenderError(f"can't draw item '{index}' of subset '{subset}' (digit {digit}): "

@@ -78,7 +78,7 @@ def open_payload(path: str, *, flat_count: Optional[int] = None) -> Tuple[IdxPay
     A raw file is checked to be a regular file holding exactly what its header promises, and kept open.
     """
     if idx.check_container(path):
-        array = idx.read_idx(path, mmap=False, flat_count=flat_count)
+        array = idx.read_idx(path, flat_count=flat_count)
         return IdxPayload(path, array.dtype, array.size, array=array.reshape(-1)), array.shape
     file = idx.open_regular(path)
     try:

@@ -28,6 +28,7 @@ categories and never share an (id, subset) pair have nothing to merge: :func:`su
 from __future__ import annotations
 
 import gc
+import re
 from contextlib import contextmanager
 from itertools import islice
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -37,9 +38,13 @@ import numpy as np
 
 from datumaro.components.annotation import Annotations, Label
 from datumaro.components.dataset_base import DatasetItem, IDataset, SubsetBase
+from datumaro.components.errors import DatasetExportError, DatasetImportError
 from datumaro.components.media import Image, ImageFromNumpy, MediaElement
 from datumaro.components.merge.exact_merge import ExactMerge
 from datumaro.components.merge.extractor_merger import ExtractorMerger
+from datumaro.util.os_util import contains_unsafe_path_component
+
+from .labels import NO_LABEL
 
 _ITEM_FIELDS = ("id", "subset", "media", "annotations", "attributes")
 _LABEL_FIELDS = ("id", "attributes", "group", "object_id", "label")
@@ -128,16 +133,23 @@ def _accepted_as_is(name: object) -> bool:
     )
 
 
-def new_item(
+def make_item(
     item_id: str,
     subset: str,
-    media: Optional[MediaElement],
     label: Optional[int],
-    label_attributes: dict,
-    attributes: dict,
+    media: Optional[MediaElement],
+    attributes: Optional[dict] = None,
+    label_attributes: Optional[dict] = None,
 ) -> DatasetItem:
     """``DatasetItem(id=item_id, subset=subset, media=media, attributes=attributes,
-    annotations=[Label(label, attributes=label_attributes)])``, with no annotation when *label* is None."""
+    annotations=[Label(label, attributes=label_attributes)])``, with no annotation when *label* is None
+    or NO_LABEL: the constructors' result, without their per-field checks when those would pass."""
+    if label is None or label == NO_LABEL:
+        label = None
+    elif type(label) is not int and isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        label = int(label)
+    attributes = {} if attributes is None else attributes
+    label_attributes = {} if label_attributes is None else label_attributes
     if not (
         _ITEM_FAST
         and type(item_id) is str
@@ -248,3 +260,59 @@ def subsets_side_by_side(sources: Sequence[SubsetBase]) -> IDataset:
     ):
         return _SideBySide(sources)
     return ExactMerge()(*sources)
+
+
+# --- the id rule: one place says which ids (and subset names) Datumaro takes ---------------------------
+
+
+#: The longest item id our files hold: every sidecar we write must import (mnist's cells, csv's field limit).
+MAX_ID_CHARS = 8192
+
+
+def unsafe_id_reason(item_id: str) -> Optional[str]:
+    """Why Datumaro would refuse *item_id* (its own traversal rule), or None if it is fine."""
+    if (
+        item_id[:1] not in ("", "/", "\\")
+        and item_id[1:2] != ":"
+        and ".." not in item_id
+        and "\0" not in item_id
+        and len(item_id) <= MAX_ID_CHARS
+    ):
+        return None  # the common case, decided without the regular expressions below (export's hot loop)
+    normalized = item_id.replace("\\", "/")
+    if not item_id:
+        return "is empty"
+    if len(item_id) > MAX_ID_CHARS:
+        return f"is {len(item_id)} characters long; ids are at most {MAX_ID_CHARS}"
+    if "\0" in item_id:  # no file name holds it, and the IDX sidecar's NUL-padded cells would drop it
+        return "contains a NUL character"
+    if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
+        return "is an absolute path"
+    if contains_unsafe_path_component(normalized):
+        return "contains '..' and would escape the dataset folder"
+    return None
+
+
+def shown_id(item_id: str) -> str:
+    """An id as error messages show it: a long one cut short."""
+    return item_id if len(item_id) <= 80 else item_id[:60] + f"... ({len(item_id)} characters)"
+
+
+def check_item_id(path: str, item_id: str, where: str) -> None:
+    reason = unsafe_id_reason(item_id)
+    if reason:
+        raise DatasetImportError(f"{path}: {where}: item id {shown_id(item_id)!r} {reason}")
+
+
+def check_export_id(item_id: str, describe: Callable[[], str]) -> None:
+    reason = unsafe_id_reason(item_id)
+    if reason:
+        raise DatasetExportError(f"{describe()}: its id {reason}")
+
+
+def subset_from_file(path: str, subset: str) -> str:
+    """*subset*, the name *path*'s file name gives, if Datumaro takes it as a subset name; else a clear error."""
+    reason = unsafe_id_reason(subset)
+    if reason:
+        raise DatasetImportError(f"{path}: the file name gives the subset name {subset!r}, which {reason}")
+    return subset

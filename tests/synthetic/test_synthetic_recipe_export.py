@@ -10,9 +10,9 @@ import yaml
 import datumaro as dm
 from datumaro.components.errors import DatasetExportError
 
-from .conftest import run_datum
+from ..conftest import run_datum
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = osp.join(REPO, "assets", "recipes", "small.yaml")
 DEFAULT = osp.join(REPO, "assets", "recipes", "mnist.yaml")
 

@@ -21,11 +21,12 @@ import string
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from datumaro.components.errors import DatasetExportError, DatasetImportError
-from datumaro.util.meta_file_util import DATASET_META_FILE
 
-from ._common import LABELS_FILE, is_present, load_label_names, read_side_file
+from .files import is_present, read_side_file
+from .labels import names_from_files
 
 DIGITS = list(string.digits)
+
 
 # --- file names -----------------------------------------------------------------------------------------
 
@@ -46,7 +47,19 @@ NAMINGS: Tuple[Naming, ...] = (
 )
 #: Prefixes that are not the subset's name: MNIST's test files are ``t10k-...``, torchvision's QMNIST
 #: "nist" part is ``xnist-...``.
-SUBSET_RENAMES = {"t10k": "test", "xnist": "nist"}
+#: MNIST calls its test subset "t10k" in file names; this is the one place that says so.
+TEST_PREFIX = "t10k"
+SUBSET_RENAMES = {TEST_PREFIX: "test", "xnist": "nist"}
+
+
+def subset_of(prefix: str) -> str:
+    """What a prefix's sidecar ``<subset>-meta.gz`` is named after (items' subsets: ``SubsetFiles.subset``)."""
+    return "test" if prefix == TEST_PREFIX else prefix
+
+
+def prefix_of(subset: str) -> str:
+    """The file-name prefix MNIST gives *subset*'s files: ``test`` is ``t10k``."""
+    return TEST_PREFIX if subset == "test" else subset
 
 
 class PrefixInfo(NamedTuple):
@@ -108,8 +121,9 @@ def label_names(folder: str, split: Optional[str]) -> List[str]:
     ``dataset_meta.json`` > ``labels.txt`` > ``emnist-<split>-mapping.txt`` > ``kmnist_classmap.csv``
     > the split's known names > the names the folder's name implies > the digits.
     """
-    if is_present(osp.join(folder, DATASET_META_FILE)) or is_present(osp.join(folder, LABELS_FILE)):
-        return load_label_names(folder)
+    names = names_from_files(folder)
+    if names is not None:
+        return names
     if split and is_present(emnist_mapping_file(folder, split)):
         return _emnist_mapping(emnist_mapping_file(folder, split))
     if is_present(osp.join(folder, KMNIST_CLASSMAP)):

@@ -4,8 +4,8 @@ Why it is built this way:
 
 * Each digit class has several *allographs* (the ways people write it: a 1 with or without flag, a 7
   with or without bar, an open or closed 4, ...). An allograph is a few pen strokes through control
-  points in a unit box (x right, y down). The table :data:`ALLOGRAPHS` is plain data; nothing about a
-  particular digit is hidden in code.
+  points in a unit box (x right, y down). The table :data:`ALLOGRAPHS` (:mod:`.allographs`) is plain
+  data; nothing about a particular digit is hidden in code.
 * Strokes are Catmull-Rom splines. The spline is linear in its control points, so every allograph is
   compiled once into a matrix that maps its (jittered) control points to a dense polyline: a sample
   costs one small matrix product, which keeps generation fast (thousands of digits per second on one
@@ -21,14 +21,14 @@ Why it is built this way:
   translation that puts the centre of mass at the centre.
 
 Everything a sample does is drawn from the ``numpy.random.Generator`` it is given, so
-:func:`item_rng` makes an item's pixels a function of ``(seed, subset, index)`` alone.
+:func:`item_rng` (:mod:`.style`, with :class:`DigitStyle`) makes an item's pixels a function of
+``(seed, subset, index)`` alone.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, List, Sequence, Tuple
@@ -36,311 +36,10 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
+from .style import DigitStyle, item_rng
+
 __all__ = ["ALLOGRAPHS", "CLASS_SHAPE", "DIGIT_CLASSES", "DigitStyle", "item_rng", "render_allograph", "render_digit"]
-
-DIGIT_CLASSES: Tuple[str, ...] = tuple("0123456789")
-
-Point = Tuple[float, float]
-Stroke = Tuple[Point, ...]
-
-#: digit -> {allograph name: (relative frequency, strokes)}. Coordinates are in a box of height 1 (y
-#: down); only the aspect ratio matters since every sample is normalized to MNIST's 20x20 box. Points
-#: with identical coordinates are one control point, jittered together, so strokes stay joined there
-#: (a corner); a stroke whose last point equals its first is a closed loop, smooth at the closure.
-ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
-    0: {
-        "oval": (3.0, (
-            ((0.38, 0.0), (0.12, 0.12), (0.0, 0.5), (0.12, 0.88), (0.35, 1.0), (0.58, 0.85), (0.68, 0.45),
-             (0.6, 0.12), (0.38, 0.0)),
-        )),
-        "round": (1.5, (
-            ((0.45, 0.0), (0.12, 0.15), (0.0, 0.5), (0.15, 0.88), (0.45, 1.0), (0.75, 0.88), (0.88, 0.5),
-             (0.75, 0.15), (0.45, 0.0)),
-        )),
-        "wide": (1.0, (
-            ((0.55, 0.0), (0.15, 0.12), (0.0, 0.55), (0.2, 0.92), (0.55, 1.0), (0.9, 0.9), (1.05, 0.5),
-             (0.9, 0.12), (0.55, 0.0)),
-        )),
-        "overlap": (1.0, (
-            ((0.5, 0.06), (0.25, 0.05), (0.05, 0.4), (0.1, 0.8), (0.35, 1.0), (0.62, 0.85), (0.72, 0.45),
-             (0.6, 0.1), (0.38, 0.0), (0.2, 0.08)),
-        )),
-        "open_top": (0.5, (
-            ((0.45, 0.02), (0.2, 0.1), (0.02, 0.45), (0.12, 0.85), (0.38, 1.0), (0.62, 0.85), (0.7, 0.45),
-             (0.62, 0.15), (0.52, 0.06)),
-        )),
-    },
-    1: {
-        "bar": (6.0, (((0.5, 0.0), (0.5, 0.5), (0.5, 1.0)),)),
-        "bowed": (1.5, (((0.55, 0.0), (0.47, 0.5), (0.52, 1.0)),)),
-        "flag": (1.2, (((0.33, 0.22), (0.58, 0.0)), ((0.58, 0.0), (0.55, 0.5), (0.52, 1.0)))),
-        "flag_base": (0.3, (
-            ((0.33, 0.2), (0.55, 0.0)), ((0.55, 0.0), (0.53, 0.5), (0.52, 0.98)),
-            ((0.25, 1.0), (0.5, 0.99), (0.78, 1.0)),
-        )),
-    },
-    2: {
-        "plain": (3.0, (
-            ((0.0, 0.25), (0.28, 0.0), (0.58, 0.08), (0.62, 0.32), (0.45, 0.58), (0.22, 0.8), (0.04, 0.96)),
-            ((0.04, 0.96), (0.38, 0.95), (0.72, 0.98)),
-        )),
-        "loop": (2.5, (
-            ((0.02, 0.25), (0.3, 0.0), (0.6, 0.1), (0.6, 0.38), (0.38, 0.65), (0.18, 0.85), (0.08, 0.98),
-             (0.0, 0.88), (0.12, 0.78), (0.3, 0.88), (0.5, 0.98), (0.75, 0.95)),
-        )),
-        "big_loop": (1.5, (
-            ((0.05, 0.22), (0.32, 0.0), (0.62, 0.1), (0.6, 0.4), (0.35, 0.66), (0.14, 0.9), (0.03, 0.82),
-             (0.1, 0.68), (0.28, 0.74), (0.34, 0.94), (0.58, 1.0), (0.82, 0.94)),
-        )),
-        "round_loop": (1.5, (
-            ((0.05, 0.22), (0.32, 0.0), (0.62, 0.1), (0.62, 0.38), (0.42, 0.6), (0.15, 0.72), (0.05, 0.88),
-             (0.2, 1.0), (0.42, 0.9), (0.38, 0.72), (0.22, 0.8), (0.4, 0.97), (0.7, 0.98), (0.9, 0.93)),
-        )),
-        "angular": (1.5, (
-            ((0.02, 0.2), (0.28, 0.0), (0.6, 0.08), (0.58, 0.32), (0.03, 0.98)),
-            ((0.03, 0.98), (0.72, 0.98)),
-        )),
-        "wavy_base": (1.0, (
-            ((0.04, 0.2), (0.3, 0.0), (0.58, 0.1), (0.56, 0.4), (0.28, 0.75), (0.04, 0.95)),
-            ((0.04, 0.95), (0.22, 0.88), (0.48, 0.98), (0.72, 0.92)),
-        )),
-    },
-    3: {
-        "round": (4.0, (
-            ((0.05, 0.15), (0.35, 0.0), (0.62, 0.1), (0.62, 0.32), (0.35, 0.48)),
-            ((0.35, 0.48), (0.68, 0.62), (0.66, 0.88), (0.4, 1.0), (0.05, 0.88)),
-        )),
-        "flat_arc": (1.5, (
-            ((0.05, 0.08), (0.35, 0.0), (0.65, 0.05), (0.55, 0.28), (0.32, 0.46)),
-            ((0.32, 0.46), (0.68, 0.62), (0.64, 0.88), (0.38, 1.0), (0.04, 0.88)),
-        )),
-        "flat_top": (1.5, (
-            ((0.05, 0.03), (0.68, 0.03)), ((0.68, 0.03), (0.3, 0.45)),
-            ((0.3, 0.45), (0.68, 0.62), (0.62, 0.9), (0.32, 1.0), (0.03, 0.85)),
-        )),
-        "smooth_waist": (1.5, (
-            ((0.08, 0.12), (0.38, 0.0), (0.64, 0.15), (0.55, 0.4), (0.3, 0.5), (0.58, 0.58), (0.7, 0.8),
-             (0.45, 1.0), (0.08, 0.9)),
-        )),
-    },
-    4: {
-        "open": (3.0, (
-            ((0.3, 0.0), (0.16, 0.28), (0.02, 0.56)), ((0.02, 0.56), (0.4, 0.55), (0.75, 0.53)),
-            ((0.55, 0.05), (0.55, 0.55), (0.54, 1.0)),
-        )),
-        "open_upright": (2.0, (
-            ((0.08, 0.0), (0.05, 0.28), (0.08, 0.55)), ((0.08, 0.55), (0.4, 0.55), (0.72, 0.52)),
-            ((0.58, 0.0), (0.58, 0.5), (0.57, 1.0)),
-        )),
-        "closed": (0.6, (
-            ((0.5, 0.0), (0.02, 0.65)), ((0.02, 0.65), (0.75, 0.63)),
-            ((0.5, 0.0), (0.51, 0.5), (0.52, 1.0)),
-        )),
-        "rounded": (0.4, (
-            ((0.08, 0.0), (0.05, 0.42), (0.3, 0.62), (0.72, 0.52)),
-            ((0.62, 0.05), (0.61, 0.55), (0.6, 1.0)),
-        )),
-    },
-    5: {
-        "joined": (3.0, (
-            ((0.7, 0.02), (0.18, 0.04)), ((0.18, 0.04), (0.13, 0.45)),
-            ((0.13, 0.45), (0.42, 0.38), (0.66, 0.6), (0.62, 0.88), (0.35, 1.0), (0.03, 0.9)),
-        )),
-        "lifted_bar": (2.0, (
-            ((0.22, 0.0), (0.75, 0.0)), ((0.18, 0.06), (0.13, 0.47)),
-            ((0.13, 0.47), (0.42, 0.4), (0.66, 0.62), (0.6, 0.9), (0.34, 1.0), (0.05, 0.88)),
-        )),
-        "round_belly": (1.0, (
-            ((0.68, 0.0), (0.22, 0.0)), ((0.22, 0.0), (0.1, 0.5)),
-            ((0.1, 0.5), (0.4, 0.42), (0.72, 0.6), (0.7, 0.85), (0.48, 1.0), (0.22, 0.95), (0.05, 0.8)),
-        )),
-    },
-    6: {
-        "round": (3.0, (
-            ((0.72, 0.0), (0.32, 0.18), (0.06, 0.55), (0.1, 0.88), (0.42, 1.0), (0.74, 0.86), (0.72, 0.6),
-             (0.42, 0.46), (0.12, 0.62)),
-        )),
-        "straight_stem": (2.0, (
-            ((0.55, 0.0), (0.3, 0.3), (0.12, 0.7), (0.25, 0.98), (0.55, 0.98), (0.68, 0.75), (0.45, 0.55),
-             (0.15, 0.68)),
-        )),
-        "wide": (1.5, (
-            ((0.85, 0.05), (0.45, 0.1), (0.12, 0.45), (0.1, 0.8), (0.4, 1.0), (0.78, 0.9), (0.82, 0.62),
-             (0.5, 0.45), (0.15, 0.62)),
-        )),
-        "upright_stem": (2.5, (
-            ((0.45, 0.0), (0.2, 0.3), (0.08, 0.65), (0.15, 0.92), (0.4, 1.0), (0.62, 0.85), (0.6, 0.62),
-             (0.38, 0.55), (0.12, 0.7)),
-        )),
-        "vertical_stem": (2.0, (
-            ((0.3, 0.0), (0.12, 0.35), (0.08, 0.7), (0.2, 0.97), (0.45, 1.0), (0.65, 0.82), (0.58, 0.58),
-             (0.35, 0.52), (0.1, 0.65)),
-        )),
-        "hooked_wide_loop": (2.0, (
-            ((0.45, 0.05), (0.22, 0.04), (0.1, 0.35), (0.08, 0.7), (0.25, 0.98), (0.6, 0.98), (0.85, 0.8),
-             (0.7, 0.55), (0.35, 0.55), (0.1, 0.7)),
-        )),
-        "small_loop": (1.2, (
-            ((0.55, 0.0), (0.32, 0.3), (0.18, 0.65), (0.22, 0.92), (0.42, 1.0), (0.58, 0.85), (0.5, 0.68),
-             (0.3, 0.7), (0.2, 0.82)),
-        )),
-    },
-    7: {
-        "plain": (3.0, (
-            ((0.02, 0.04), (0.62, 0.04)), ((0.62, 0.04), (0.48, 0.45), (0.35, 1.0)),
-        )),
-        "steep": (2.0, (
-            ((0.1, 0.05), (0.6, 0.03)), ((0.6, 0.03), (0.56, 0.5), (0.5, 1.0)),
-        )),
-        "bar": (0.8, (
-            ((0.02, 0.04), (0.62, 0.04)), ((0.62, 0.04), (0.48, 0.45), (0.35, 1.0)),
-            ((0.22, 0.52), (0.65, 0.48)),
-        )),
-        "hooked": (2.0, (
-            ((0.02, 0.2), (0.03, 0.03)), ((0.03, 0.03), (0.62, 0.02)), ((0.62, 0.02), (0.45, 0.5), (0.35, 1.0)),
-        )),
-        "curved_stem": (1.5, (
-            ((0.02, 0.08), (0.32, 0.02), (0.62, 0.03)), ((0.62, 0.03), (0.42, 0.45), (0.36, 0.75), (0.38, 1.0)),
-        )),
-    },
-    8: {
-        "one_stroke": (4.0, (
-            ((0.65, 0.12), (0.4, 0.0), (0.12, 0.12), (0.17, 0.35), (0.4, 0.5), (0.65, 0.7), (0.6, 0.95),
-             (0.35, 1.0), (0.1, 0.9), (0.12, 0.7), (0.4, 0.5), (0.6, 0.3), (0.65, 0.12)),
-        )),
-        "two_loops": (1.5, (
-            ((0.4, 0.0), (0.15, 0.22), (0.4, 0.46), (0.65, 0.22), (0.4, 0.0)),
-            ((0.4, 0.46), (0.1, 0.72), (0.4, 1.0), (0.7, 0.72), (0.4, 0.46)),
-        )),
-        "open_top": (1.0, (
-            ((0.6, 0.05), (0.32, 0.0), (0.15, 0.2), (0.4, 0.5), (0.65, 0.75), (0.45, 1.0), (0.15, 0.85),
-             (0.25, 0.6), (0.52, 0.35), (0.68, 0.15)),
-        )),
-    },
-    9: {
-        "straight_stem": (3.0, (
-            ((0.68, 0.22), (0.38, 0.0), (0.05, 0.15), (0.05, 0.42), (0.38, 0.52), (0.68, 0.22)),
-            ((0.68, 0.22), (0.65, 0.6), (0.62, 1.0)),
-        )),
-        "curved_stem": (1.5, (
-            ((0.68, 0.2), (0.38, 0.0), (0.05, 0.2), (0.12, 0.48), (0.42, 0.48), (0.68, 0.2)),
-            ((0.68, 0.2), (0.68, 0.55), (0.55, 0.88), (0.35, 1.0)),
-        )),
-        "narrow_loop": (1.5, (
-            ((0.58, 0.15), (0.3, 0.0), (0.05, 0.15), (0.05, 0.4), (0.3, 0.47), (0.58, 0.3)),
-            ((0.58, 0.15), (0.57, 0.6), (0.55, 1.0)),
-        )),
-        "small_loop": (2.0, (
-            ((0.5, 0.12), (0.28, 0.0), (0.05, 0.12), (0.06, 0.3), (0.28, 0.36), (0.5, 0.12)),
-            ((0.5, 0.12), (0.5, 0.55), (0.5, 1.0)),
-        )),
-        "tall_stem": (2.0, (
-            ((0.62, 0.15), (0.35, 0.02), (0.05, 0.2), (0.15, 0.45), (0.45, 0.45), (0.63, 0.3)),
-            ((0.66, 0.0), (0.63, 0.5), (0.6, 1.0)),
-        )),
-        "angular_loop": (1.0, (
-            ((0.6, 0.1), (0.3, 0.02), (0.04, 0.32), (0.3, 0.44), (0.62, 0.38)),
-            ((0.62, 0.02), (0.61, 0.5), (0.6, 1.0)),
-        )),
-        "one_stroke": (2.0, (
-            ((0.62, 0.15), (0.35, 0.0), (0.03, 0.2), (0.15, 0.48), (0.5, 0.4), (0.68, 0.1), (0.65, 0.5),
-             (0.6, 1.0)),
-        )),
-    },
-}
-
-#: digit -> (slant in degrees, width factor) applied to all its allographs: calibrated so that each
-#: class's mean slant (from second moments) and mean width match real MNIST's; people slant and
-#: squeeze some digits more than others (9s lean more than 6s, 3s and 9s are narrow).
-CLASS_SHAPE: Dict[int, Tuple[float, float]] = {
-    0: (3.0, 1.0),
-    1: (2.0, 0.9),
-    2: (-1.0, 1.05),
-    3: (-5.0, 0.9),
-    4: (2.5, 0.95),
-    5: (2.0, 1.04),
-    6: (-3.5, 0.96),
-    7: (-2.0, 1.08),
-    8: (0.0, 0.93),
-    9: (6.0, 0.87),
-}
-
-#: Allowed ranges of the style knobs: pairs are (low, high) ranges, scalars single numbers.
-_PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
-    "stroke_width": (0.3, 8.0),
-    "slant": (-60.0, 60.0),
-    "rotation": (-90.0, 90.0),
-    "scale": (0.2, 1.4),
-    "aspect": (0.3, 3.0),
-}
-_SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
-    "stroke_width_jitter": (0.0, 0.5),
-    "jitter": (0.0, 0.2),
-    "elastic_alpha": (0.0, 200.0),
-    "elastic_sigma": (0.5, 20.0),
-    "noise": (0.0, 1.0),
-}
-
-
-@dataclass(frozen=True)
-class DigitStyle:
-    """How digits look. Ranges are ``(low, high)``, sampled uniformly per digit.
-
-    Lengths are in pixels of a 28x28 image and scale with ``image_size``; angles are in degrees, a
-    positive slant leaning the top to the right (italic). Defaults match real MNIST's statistics (pen
-    width, slant spread, bounding box, grey-level histogram).
-    """
-
-    image_size: int = 28
-    #: Pen width in pixels (of a 28-pixel image).
-    stroke_width: Tuple[float, float] = (1.3, 3.3)
-    #: Relative spread of the pen width between the strokes of one digit.
-    stroke_width_jitter: float = 0.12
-    slant: Tuple[float, float] = (-17.0, 22.0)
-    rotation: Tuple[float, float] = (-8.0, 8.0)
-    #: Size relative to MNIST's 20x20 box.
-    scale: Tuple[float, float] = (1.0, 1.0)
-    #: Width / height stretch of the glyph before normalization.
-    aspect: Tuple[float, float] = (0.85, 1.15)
-    #: Standard deviation of the control-point jitter, as a fraction of the glyph height.
-    jitter: float = 0.055
-    #: Elastic distortion strength and smoothness (pixels of a 28-pixel image); alpha 0 = none.
-    elastic_alpha: float = 45.0
-    elastic_sigma: float = 4.5
-    #: Standard deviation of additive Gaussian pixel noise, as a fraction of full scale; 0 = none.
-    noise: float = 0.0
-
-    def __post_init__(self) -> None:
-        size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 1024:
-            raise ValueError(f"image_size: {size!r} is not allowed; use an integer in [8, 1024]")
-        for name, (low, high) in _PAIR_LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, list):  # from YAML/JSON; stored as a tuple so the style stays hashable
-                value = tuple(value)
-                object.__setattr__(self, name, value)
-            ok = isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value))
-            if not ok or not low <= value[0] <= value[1] <= high:
-                raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
-                                 f"{low} <= low <= high <= {high}")
-        for name, (low, high) in _SCALAR_LIMITS.items():
-            value = getattr(self, name)
-            if not _is_number(value) or not low <= value <= high:
-                raise ValueError(f"{name}: {value!r} is not allowed; use a number in [{low}, {high}]")
-
-
-def _is_number(value: object) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(float(value)))
-
-
-def item_rng(seed: int, subset: str, index: int) -> np.random.Generator:
-    """The random stream of one item: a function of ``(seed, subset, index)`` alone, so items can be made
-    in any order, in parallel or one at a time, and always get the same pixels."""
-    if seed < 0 or index < 0:
-        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
-    return np.random.default_rng([int(seed), zlib.crc32(subset.encode("utf-8")), int(index)])
-
 
 # --- compiled glyphs --------------------------------------------------------------------------------
 

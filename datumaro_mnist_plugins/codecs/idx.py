@@ -13,16 +13,15 @@ import bz2
 import gzip
 import io
 import lzma
-import mmap as _mmap  # as _mmap: read_idx has an argument named mmap
 import os
 import stat
 import struct
 import zlib
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, BinaryIO, Callable, Deque, Dict, Optional, Sequence, Tuple
+from typing import IO, BinaryIO, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .gzip_blocks import BlockGzipWriter
 
 try:
     import _compression  # the reader LZMAFile itself uses; LZMAFile takes no memory limit
@@ -73,11 +72,6 @@ def compression_of(path: str) -> str:
     """The compression suffix of *path* ('.gz', '.xz', '.bz2') or '' for a raw file."""
     suffix = os.path.splitext(path)[1].lower()
     return suffix if suffix in OPENERS else ""
-
-
-def strip_compression(name: str) -> str:
-    """``train-images-idx3-ubyte.gz`` -> ``train-images-idx3-ubyte``."""
-    return name[: -len(compression_of(name))] if compression_of(name) else name
 
 
 def open_binary(path: str, mode: str = "rb", compress_level: int = 6) -> IO[bytes]:
@@ -239,11 +233,11 @@ def _read_exactly(path: str, stream: BinaryIO, size: int, offset: int) -> bytear
     return buffer
 
 
-def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) -> np.ndarray:
+def read_idx(path: str, *, flat_count: Optional[int] = None) -> np.ndarray:
     """Read an IDX file into an array of its declared shape and dtype (big-endian dtypes kept as views).
 
-    A raw file is memory-mapped (read-only) when *mmap* is true, so a million-image file costs no RAM
-    until its images are touched. A compressed file is inflated only up to the size its header implies:
+    A raw file is read whole (never memory-mapped: a mapped file truncated under us kills the process
+    with SIGBUS; see idx_payload). A compressed file is inflated only up to the size its header implies:
     a payload shorter or longer than promised (or a decompression bomb) is an error.
 
     *flat_count* reads the data as a flat array of that many values of the declared type instead,
@@ -264,10 +258,6 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
                 raise IdxFormatError(
                     path, f"data {what}: header promises {size} bytes, file holds {actual}", header_size + min(actual, size)
                 )
-            if mmap and size:
-                # viewed as a plain ndarray: indexing a numpy.memmap runs Python code, 10x slower per image
-                mapped = np.memmap(path, dtype=dtype, mode="r", offset=header_size, shape=tuple(shape))
-                return mapped.view(np.ndarray)
             return np.fromfile(stream, dtype=dtype, count=size // dtype.itemsize).reshape(shape)
 
         data = _read_exactly(path, stream, size, header_size)
@@ -280,25 +270,6 @@ def read_idx(path: str, *, mmap: bool = True, flat_count: Optional[int] = None) 
         if extra:
             raise IdxFormatError(path, f"data longer than its header says ({size} bytes)", header_size + size)
     return np.frombuffer(data, dtype=dtype).reshape(shape)
-
-
-def release_pages(array: Optional[np.ndarray]) -> None:
-    """Let this process drop the pages of the file *array* is memory-mapped from (a no-op otherwise).
-
-    Every page read through a memory map counts in the process's resident memory until it is
-    unmapped, so streaming a million-image raw file would end with the whole file resident (784 MB).
-    After this call the pages stay in the OS's file cache and an array still in use simply reads them
-    again. Streaming calls it every few hundred items, which keeps memory flat.
-    """
-    while array is not None and getattr(array, "_mmap", None) is None:
-        array = getattr(array, "base", None)  # views lead back to the numpy.memmap that holds the map
-    mapping = getattr(array, "_mmap", None)
-    advice = getattr(_mmap, "MADV_DONTNEED", None)  # absent on Windows, where nothing is done
-    if mapping is not None and advice is not None and not mapping.closed:
-        try:
-            mapping.madvise(advice)
-        except (OSError, ValueError):
-            pass  # only memory is at stake, never the data
 
 
 def header_bytes(dtype: np.dtype, shape: Sequence[int]) -> bytes:
@@ -338,121 +309,3 @@ def write_idx_from_stream(
             if not chunk:
                 break
             f.write(chunk)
-
-
-class BlockGzipWriter:
-    """A gzip file written in blocks deflated on every core, as pigz does; read back by any gzip reader.
-
-    Deflate is most of an export's time and one core's worth of it; independent blocks use them all.
-    Each block of :data:`GZIP_BLOCK` bytes is deflated on its own, primed with the 32 KiB of data
-    before it (so the ratio is that of one stream, within 0.1%), and ends on a byte boundary (a sync
-    flush), so the blocks simply follow each other; the last one closes the stream. The bytes written
-    depend only on the data and the level, not on the number of cores or threads: exports stay
-    reproducible byte for byte. A file smaller than one block is exactly what ``gzip.GzipFile`` writes
-    with ``mtime=0``.
-    """
-
-    def __init__(self, path: str, compress_level: int = 6):
-        self._level = compress_level
-        self._file = open(path, "wb")
-        self._pending = bytearray()
-        self._window = b""  # the last 32 KiB before the pending data: the next block's dictionary
-        self._crc = 0
-        self._size = 0
-        self._workers = os.cpu_count() or 1
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._queue: Deque[Future] = deque()
-        self._closed = False
-        try:
-            self._file.write(self._gzip_header(path, compress_level))
-        except BaseException:
-            self._file.close()
-            raise
-
-    @staticmethod
-    def _gzip_header(path: str, level: int) -> bytes:
-        """The header ``gzip.GzipFile`` writes with mtime=0: magic, deflate, the file name, no time."""
-        name = os.path.basename(path)
-        try:
-            fname = name.encode("latin-1")
-        except UnicodeEncodeError:
-            fname = b""
-        if fname.endswith(b".gz"):
-            fname = fname[:-3]
-        xfl = 2 if level == 9 else 4 if level == 1 else 0
-        header = b"\x1f\x8b\x08" + bytes((0x08 if fname else 0,)) + b"\x00\x00\x00\x00" + bytes((xfl, 255))
-        return header + (fname + b"\x00" if fname else b"")
-
-    def write(self, data) -> int:
-        view = memoryview(data).cast("B")
-        self._crc = zlib.crc32(view, self._crc)
-        self._size += len(view)
-        start = 0
-        if self._pending:
-            start = min(len(view), GZIP_BLOCK - len(self._pending))
-            self._pending += view[:start]
-            if len(self._pending) < GZIP_BLOCK:
-                return len(view)
-            self._submit(bytes(self._pending), final=False)
-            self._pending = bytearray()
-        while len(view) - start >= GZIP_BLOCK:
-            self._submit(bytes(view[start : start + GZIP_BLOCK]), final=False)
-            start += GZIP_BLOCK
-        self._pending += view[start:]
-        return len(view)
-
-    def _submit(self, block: bytes, final: bool) -> None:
-        if self._pool is None and not final:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="idx-gzip")
-        window = self._window
-        self._window = block[-_WINDOW:] if len(block) >= _WINDOW else (window + block)[-_WINDOW:]
-        if self._pool is None:  # the whole file is one block: deflate it here
-            self._file.write(_deflate_block(block, window, self._level, final))
-            return
-        self._queue.append(self._pool.submit(_deflate_block, block, window, self._level, final))
-        # a few blocks in flight per core; finished ones are written in order
-        while self._queue and (final or self._queue[0].done() or len(self._queue) > 2 * self._workers):
-            self._file.write(self._queue.popleft().result())
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._submit(bytes(self._pending), final=True)
-            self._file.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF))
-        finally:
-            self._shutdown()
-
-    def _shutdown(self) -> None:
-        for future in self._queue:
-            future.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-        self._file.close()
-
-    def __enter__(self) -> "BlockGzipWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:  # a failed write leaves a partial file for the caller to discard, and no threads
-            self._closed = True
-            self._shutdown()
-
-
-#: The block size of :class:`BlockGzipWriter`: big enough that per-block costs vanish, small enough to
-#: keep every core busy on a 10 MB file.
-GZIP_BLOCK = 1 << 20
-_WINDOW = 1 << 15  # deflate's window: what a block may refer back to
-
-
-def _deflate_block(block: bytes, window: bytes, level: int, final: bool) -> bytes:
-    """Raw deflate of *block*, primed with *window*, ending the stream if *final*, else on a byte boundary."""
-    compressor = (
-        zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0, window)
-        if window
-        else zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
-    )
-    return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)

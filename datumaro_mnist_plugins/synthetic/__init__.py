@@ -1,0 +1,13 @@
+"""Generated MNIST-like digits, by job (numpy and Pillow; only the modules marked * import Datumaro).
+
+    recipe.py *     Recipe, SubsetSpec: reading, checking and writing a recipe file
+    limits.py       what a recipe's text may cost (file size, YAML aliases, values, ranges)
+    allographs.py   the hand-designed pen strokes of each digit (data)
+    style.py        DigitStyle (the drawing knobs, checked) and item_rng (an item's random stream)
+    strokes.py      the renderer: splines, elastic wobble, MNIST's size normalization
+    parallel.py     drawing on every core in ordered blocks, byte-identical whatever the worker count
+    digits.py *     SyntheticDigits: the labels, kept indices and lazy images of a recipe's items
+    twin.py *       the exact recipe of generated items, or a twin (style estimated) of any digit dataset
+
+The Datumaro format itself (importer, extractor, exporter, generator) is :mod:`..mnist_synthetic`.
+"""

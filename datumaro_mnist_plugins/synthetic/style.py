@@ -1,0 +1,92 @@
+"""How generated digits look (:class:`DigitStyle`, every knob checked) and each item's random stream.
+
+Everything a sample does is drawn from the ``numpy.random.Generator`` it is given, so
+:func:`item_rng` makes an item's pixels a function of ``(seed, subset, index)`` alone.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import numpy as np
+
+__all__ = ["DigitStyle", "item_rng"]
+
+#: Allowed ranges of the style knobs: pairs are (low, high) ranges, scalars single numbers.
+_PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
+    "stroke_width": (0.3, 8.0),
+    "slant": (-60.0, 60.0),
+    "rotation": (-90.0, 90.0),
+    "scale": (0.2, 1.4),
+    "aspect": (0.3, 3.0),
+}
+_SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
+    "stroke_width_jitter": (0.0, 0.5),
+    "jitter": (0.0, 0.2),
+    "elastic_alpha": (0.0, 200.0),
+    "elastic_sigma": (0.5, 20.0),
+    "noise": (0.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class DigitStyle:
+    """How digits look. Ranges are ``(low, high)``, sampled uniformly per digit.
+
+    Lengths are in pixels of a 28x28 image and scale with ``image_size``; angles are in degrees, a
+    positive slant leaning the top to the right (italic). Defaults match real MNIST's statistics (pen
+    width, slant spread, bounding box, grey-level histogram).
+    """
+
+    image_size: int = 28
+    #: Pen width in pixels (of a 28-pixel image).
+    stroke_width: Tuple[float, float] = (1.3, 3.3)
+    #: Relative spread of the pen width between the strokes of one digit.
+    stroke_width_jitter: float = 0.12
+    slant: Tuple[float, float] = (-17.0, 22.0)
+    rotation: Tuple[float, float] = (-8.0, 8.0)
+    #: Size relative to MNIST's 20x20 box.
+    scale: Tuple[float, float] = (1.0, 1.0)
+    #: Width / height stretch of the glyph before normalization.
+    aspect: Tuple[float, float] = (0.85, 1.15)
+    #: Standard deviation of the control-point jitter, as a fraction of the glyph height.
+    jitter: float = 0.055
+    #: Elastic distortion strength and smoothness (pixels of a 28-pixel image); alpha 0 = none.
+    elastic_alpha: float = 45.0
+    elastic_sigma: float = 4.5
+    #: Standard deviation of additive Gaussian pixel noise, as a fraction of full scale; 0 = none.
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 1024:
+            raise ValueError(f"image_size: {size!r} is not allowed; use an integer in [8, 1024]")
+        for name, (low, high) in _PAIR_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, list):  # from YAML/JSON; stored as a tuple so the style stays hashable
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            ok = isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value))
+            if not ok or not low <= value[0] <= value[1] <= high:
+                raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
+                                 f"{low} <= low <= high <= {high}")
+        for name, (low, high) in _SCALAR_LIMITS.items():
+            value = getattr(self, name)
+            if not _is_number(value) or not low <= value <= high:
+                raise ValueError(f"{name}: {value!r} is not allowed; use a number in [{low}, {high}]")
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(float(value)))
+
+
+def item_rng(seed: int, subset: str, index: int) -> np.random.Generator:
+    """The random stream of one item: a function of ``(seed, subset, index)`` alone, so items can be made
+    in any order, in parallel or one at a time, and always get the same pixels."""
+    if seed < 0 or index < 0:
+        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    return np.random.default_rng([int(seed), zlib.crc32(subset.encode("utf-8")), int(index)])
