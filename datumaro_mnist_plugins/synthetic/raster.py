@@ -127,7 +127,7 @@ class Scan(NamedTuple):
     """A digit drawn and box-averaged, with the random numbers its finish needs (drawn in the item's
     order, so the finish can be done for a whole block at once, elementwise)."""
 
-    coverage: np.ndarray  # (box * box,) uint8: ink coverage of each pixel of the box, 0-255
+    coverage: Image.Image  # box x box, mode L: ink coverage of each pixel of the box, 0-255
     box: int
     peak: int  # index into _PEAK_LEVELS
     u_pixel: np.ndarray  # (box * box,) uniforms: saturated full pixels, edge spread
@@ -151,17 +151,16 @@ def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequenc
     return Scan(coverage, box, peak, u_pixel, noise)
 
 
-def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> np.ndarray:
+def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> Image.Image:
     """MNIST's size normalization of a binary scan (ink only in its top-left ``canvas_size`` square):
     the square around its inked bounding box, area-averaged into ``box`` x ``box`` pixels (the aspect
-    ratio kept, the longest side spanning the box); flat, 0-255."""
+    ratio kept, the longest side spanning the box)."""
     x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
     side = max(x1 - x0, y1 - y0)
     limit = canvas_size - side  # the square stays on the scan (drawn centred, with a margin)
     left = min(max((x0 + x1 - side) / 2.0, 0.0), limit)
     top = min(max((y0 + y1 - side) / 2.0, 0.0), limit)
-    small = canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
-    return np.frombuffer(small.tobytes(), dtype=np.uint8)
+    return canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
 
 
 def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
@@ -175,7 +174,7 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     for box in sorted({s.box for s in scans}):
         rows = [i for i, s in enumerate(scans) if s.box == box]
         group = [scans[i] for i in rows]
-        levels = _ink_levels(np.stack([s.coverage for s in group]), np.array([s.peak for s in group]),
+        levels = _ink_levels(_side_by_side([s.coverage for s in group], box), np.array([s.peak for s in group]),
                              np.stack([s.u_pixel for s in group]))
         at = (size - box) // 2
         images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
@@ -185,6 +184,15 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
         values = images[noisy] + np.stack([scans[i].noise for i in noisy])
         images[noisy] = np.clip(values + 0.5, 0, 255).astype(np.uint8)
     return images
+
+
+def _side_by_side(images: Sequence[Image.Image], box: int) -> np.ndarray:
+    """The pixels of ``box`` x ``box`` images, ``N x box*box``: pasted side by side, read in one go."""
+    strip = Image.new("L", (box * len(images), box))
+    for k, image in enumerate(images):
+        strip.paste(image, (k * box, 0))
+    pixels = np.frombuffer(strip.tobytes(), dtype=np.uint8).reshape(box, len(images), box)
+    return pixels.transpose(1, 0, 2).reshape(len(images), box * box)
 
 
 def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) -> np.ndarray:
