@@ -115,11 +115,18 @@ def _draw_strokes(draw: ImageDraw.ImageDraw, canvas_points: np.ndarray, bounds: 
 _CANVAS = threading.local()
 
 
+#: Canvases up to this side (1 MB) are kept; a larger one (a digit of a few hundred pixels) is not.
+_KEPT_CANVAS = 1024
+
+
 def _blank_canvas(canvas_size: int) -> Tuple[Image.Image, ImageDraw.ImageDraw]:
     canvas = getattr(_CANVAS, "image", None)
     if canvas is None or not canvas_size <= canvas.size[0] <= 2 * canvas_size:
         canvas = Image.new("L", (canvas_size, canvas_size), 0)
-        _CANVAS.image, _CANVAS.draw = canvas, ImageDraw.Draw(canvas)
+        draw = ImageDraw.Draw(canvas)
+        if canvas_size > _KEPT_CANVAS:
+            return canvas, draw
+        _CANVAS.image, _CANVAS.draw = canvas, draw
     return canvas, _CANVAS.draw
 
 
