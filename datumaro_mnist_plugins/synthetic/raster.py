@@ -75,7 +75,7 @@ def elastic(dense: np.ndarray, rng: np.random.Generator, size: int, alpha: float
     rows = _gaussian_rows(size, sigma)
     weights_x, weights_y = rows.take(dense.T.astype(np.intp), axis=0, mode="clip")  # each (n, size)
     uniform = rng.random((2, size, size))  # [dx or dy, row, column], in [0, 1)
-    smoothed = ((weights_y @ uniform) * weights_x).sum(axis=2)  # (2, n), a weighted mean of [0, 1)
+    smoothed = np.add.reduce((weights_y @ uniform) * weights_x, axis=2)  # (2, n), a weighted mean of [0, 1)
     return dense + smoothed.T * (2.0 * alpha * FIELD_STEPS)
 
 
@@ -83,7 +83,7 @@ def fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, of
     """Scale and move points so their bounding box fits a ``box``-wide square centred on ``centre``,
     keeping the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of
     units, folded in)."""
-    (x0, y0), (x1, y1) = dense.min(axis=0).tolist(), dense.max(axis=0).tolist()
+    (x0, y0), (x1, y1) = np.minimum.reduce(dense).tolist(), np.maximum.reduce(dense).tolist()
     factor = box / max(x1 - x0, y1 - y0, 1e-6)
     shift = ((centre - (x0 + x1) * 0.5 * factor) * scale + offset, (centre - (y0 + y1) * 0.5 * factor) * scale + offset)
     return dense * (factor * scale) + shift
