@@ -31,8 +31,9 @@ BOX_FRACTION = 20.0 / 28.0
 #: Grey level of a digit's fully inked pixels, and how often: in real MNIST one level per digit,
 #: mostly 252-254 (measured on real digits, the share of digits whose full pixels peak at each level).
 _PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.051))
-#: Per peak level (row), the table from a pixel's ink coverage (0-255) to its grey level (rounded).
-_PEAK_LUT = np.array([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS], dtype=np.uint8)
+#: Per peak level, the table from a pixel's ink coverage (0-255) to its grey level (rounded), one
+#: after the other (level k's table starts at k * 256).
+_PEAK_LUT = np.concatenate([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS]).astype(np.uint8)
 _PEAK_VALUES = np.array([level for level, _ in _PEAK_LEVELS], dtype=np.float64)
 _PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
 #: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
@@ -195,6 +196,8 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
 
 def _side_by_side(images: Sequence[Image.Image], box: int) -> np.ndarray:
     """The pixels of ``box`` x ``box`` images, ``N x box*box``: pasted side by side, read in one go."""
+    if len(images) == 1:
+        return np.frombuffer(images[0].tobytes(), dtype=np.uint8)[None]
     strip = Image.new("L", (box * len(images), box))
     for k, image in enumerate(images):
         strip.paste(image, (k * box, 0))
@@ -208,35 +211,34 @@ def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) ->
 
     Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges.
     """
-    scaled = _PEAK_LUT[peaks[:, None], coverage]
+    scaled = _PEAK_LUT.take(coverage + (peaks * 256)[:, None])
     full = coverage == 255
     scaled[full & (u_pixel < _SATURATED)] = 255
     # A scan pixel is a coverage step of about 255 / SUPERSAMPLE**2: spread edge pixels over most of
     # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
-    edge = (coverage > 0) & ~full
+    rows, columns = np.nonzero((coverage > 0) & ~full)
     step = 0.75 * 255.0 / SUPERSAMPLE**2
-    spread = scaled[edge] + (u_pixel[edge] - 0.5) * step
-    ceiling = np.broadcast_to(_PEAK_VALUES[peaks][:, None], coverage.shape)[edge]
-    scaled[edge] = np.clip(spread + 0.5, 1, ceiling)
+    spread = scaled[rows, columns] + (u_pixel[rows, columns] - 0.5) * step
+    scaled[rows, columns] = np.clip(spread + 0.5, 1, _PEAK_VALUES[peaks[rows]])
     return scaled
 
 
 def _centre_by_mass(images: np.ndarray) -> np.ndarray:
-    """Translate each image by whole pixels so its centre of mass lands on pixel (size/2, size/2), as
-    MNIST did (its centres of mass spread +-0.5 pixel around the centre). The sums are integers, exact
-    in any order."""
-    count, size = images.shape[0], images.shape[1]
-    columns, rows = images.sum(axis=1, dtype=np.int64), images.sum(axis=2, dtype=np.int64)
-    mass = columns.sum(axis=1)
-    inked = mass > 0
-    grid = _grid(size)
-    divisor = np.where(inked, mass, 1).astype(np.float64)
-    dx = np.where(inked, np.rint(size / 2.0 - (columns @ grid) / divisor), 0).astype(np.intp)
-    dy = np.where(inked, np.rint(size / 2.0 - (rows @ grid) / divisor), 0).astype(np.intp)
-    if not (dx.any() or dy.any()):
-        return images
-    ys = np.arange(size)[None, :] - dy[:, None]  # the source row of each output row
-    xs = np.arange(size)[None, :] - dx[:, None]
-    inside = ((ys >= 0) & (ys < size))[:, :, None] & ((xs >= 0) & (xs < size))[:, None, :]
-    moved = images[np.arange(count)[:, None, None], ys.clip(0, size - 1)[:, :, None], xs.clip(0, size - 1)[:, None, :]]
-    return np.where(inside, moved, 0).astype(np.uint8)
+    """Translate each image (in place) by whole pixels so its centre of mass lands on pixel
+    (size/2, size/2), as MNIST did (its centres of mass spread +-0.5 pixel around the centre). The
+    sums are integers, exact in any order."""
+    size = images.shape[1]
+    columns = np.add.reduce(images, axis=1, dtype=np.int64)
+    mass = np.add.reduce(columns, axis=1)
+    grid, divisor = _grid(size), np.maximum(mass, 1)
+    dx = np.rint(size / 2.0 - (columns @ grid) / divisor).tolist()
+    dy = np.rint(size / 2.0 - (np.add.reduce(images, axis=2, dtype=np.int64) @ grid) / divisor).tolist()
+    for image, x, y, inked in zip(images, dx, dy, mass.tolist()):
+        if not inked or (x == 0 and y == 0):  # a blank image stays as it is
+            continue
+        x, y = int(x), int(y)
+        moved = np.zeros_like(image)
+        moved[max(y, 0) : size + min(y, 0), max(x, 0) : size + min(x, 0)] = \
+            image[max(-y, 0) : size + min(-y, 0), max(-x, 0) : size + min(-x, 0)]
+        image[...] = moved
+    return images
