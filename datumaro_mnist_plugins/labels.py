@@ -6,6 +6,8 @@ import json
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence
 
+import numpy as np
+
 from datumaro.components.annotation import AnnotationType, LabelCategories
 from datumaro.components.errors import DatasetImportError
 from datumaro.util.meta_file_util import DATASET_META_FILE, save_meta_file
@@ -91,6 +93,20 @@ def _check_unique(path: str, names: Sequence[str]) -> None:
 
 def label_categories(names: Iterable[str]) -> Dict[AnnotationType, LabelCategories]:
     return {AnnotationType.label: LabelCategories.from_iterable(names)}
+
+
+def renumbered(labels: np.ndarray, own: List[str], merged: List[str], path: str) -> np.ndarray:
+    """Labels that index *own* names as indices into *merged* (the categories of several folders, by name);
+    labels out of range and NO_LABEL are left as they are, for the extractor to report."""
+    position = {name: i for i, name in enumerate(merged)}
+    missing = [name for name in own if name not in position]
+    if missing:
+        raise DatasetImportError(f"{path}: classes {missing} are not in the dataset's categories")
+    if not own:
+        return labels
+    index_of = np.array([position[name] for name in own], dtype=np.int64)
+    valid = (labels >= 0) & (labels < len(own))
+    return np.where(valid, index_of[np.where(valid, labels, 0)], labels)
 
 
 def label_names_of(extractor) -> List[str]:

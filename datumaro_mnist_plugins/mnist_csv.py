@@ -20,31 +20,27 @@ the file, line and column, so a user can skip them.
 
 from __future__ import annotations
 
-import csv
-import io
 import os.path as osp
 import re
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
 from datumaro.components.annotation import AnnotationType
-from datumaro.components.dataset_base import DatasetItem, SubsetBase
-from datumaro.components.errors import DatasetImportError, InvalidAnnotationError
+from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.errors import DatasetImportError
 from datumaro.components.format_detection import FormatDetectionConfidence
-from datumaro.components.importer import ImportContext, Importer
+from datumaro.components.importer import ImportContext
 from datumaro.components.media import Image
 
-from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
 from .codecs.csv_rows import DEFAULT_SIZE, CsvFormatError, explain_bad_row, format_rows, read_rows
-from .files import image_files_by_id, is_present, refuse_shared_subsets
-from .items import make_item, subset_from_file
+from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
+from .extractor import DigitsBase, DigitsImporter
+from .files import is_present, recover_interrupted_export, refuse_shared_subsets
+from .items import image_size, make_item, new_image, subset_from_file
 from .labels import NO_LABEL, label_categories, load_label_names
-from .sidecar import Sidecar, SidecarCollector
+from .sidecar import Sidecar, SidecarCollector, csv_sidecar_name, read_csv_sidecar, write_csv_sidecar
 from .subset_names import SubsetFile
-from .files import recover_interrupted_export
-from .codecs.idx import IdxFormatError, open_regular
-from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 
 EXTENSION = ".csv"
 #: How the built-in (and we) write "no label" in the label column.
@@ -63,46 +59,10 @@ def data_file_name(subset: str) -> str:
     return f"mnist_{subset}{EXTENSION}"
 
 
-def sidecar_path(folder: str, subset: str) -> str:
-    return osp.join(folder, f"meta_{subset}{EXTENSION}")
-
-
-def read_sidecar(path: str) -> Sidecar:
-    """``meta_<subset>.csv`` as the built-in writes it: rows of ``id``, ``h,w`` or ``id,h,w``.
-
-    Read a line at a time, each at most three of the csv module's fields long: a line of a gigabyte
-    is an error, not a gigabyte of memory.
-    """
-    try:
-        with io.TextIOWrapper(io.BufferedReader(open_regular(path)), encoding="utf-8-sig", newline="") as f:
-            rows = [row for row in csv.reader(_bounded_lines(path, f, 3 * (csv.field_size_limit() + 3))) if row]
-    except IdxFormatError as e:
-        raise DatasetImportError(str(e)) from None
-    except (UnicodeDecodeError, csv.Error, OSError) as e:
-        raise DatasetImportError(f"{path}: not a CSV sidecar ({e})") from None
-    return Sidecar.from_rows(path, rows)
-
-
-def _bounded_lines(path: str, f: io.TextIOBase, limit: int) -> Iterator[str]:
-    for number, line in enumerate(iter(lambda: f.readline(limit + 1), ""), 1):
-        if len(line) > limit:
-            raise DatasetImportError(f"{path}: line {number} is longer than any row of this file can be ({limit} characters)")
-        yield line
-
-
-def write_sidecar(path: str, sidecar: Sidecar) -> None:
-    """Byte for byte what the built-in writes for the same rows (it can read ours)."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        plain = csv.writer(f, lineterminator="\n")
-        quoted = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone "\r" ends a row unless quoted
-        for row in sidecar.rows():
-            (quoted if any("\r" in cell for cell in row) else plain).writerow(row)
-
-
 # --- the extractor ---------------------------------------------------------------------------------------------
 
 
-class MnistCsvBase(SubsetBase):
+class MnistCsvBase(DigitsBase):
     """One subset of an MNIST CSV dataset; *path* is its ``*mnist_<subset>.csv`` file."""
 
     def __init__(
@@ -116,13 +76,14 @@ class MnistCsvBase(SubsetBase):
         if not is_present(path):
             raise DatasetImportError(f"{path}: not an MNIST CSV file")
         folder = osp.dirname(osp.abspath(path))
-        super().__init__(subset=subset or subset_from_file(path, subset_of(osp.basename(path))), ctx=ctx)
+        subset = subset or subset_from_file(path, subset_of(osp.basename(path)))
+        super().__init__(subset=subset, stream=stream, ctx=ctx)
         self._path = path
-        self._stream = stream
         self._categories = label_categories(load_label_names(folder))
 
-        meta_path = sidecar_path(folder, self._subset)
-        self._sidecar = read_sidecar(meta_path) if is_present(meta_path) else Sidecar()
+        meta_path = osp.join(folder, csv_sidecar_name(self._subset))
+        self._sidecar = read_csv_sidecar(meta_path) if is_present(meta_path) else Sidecar()
+        self._ids = self._sidecar.ids
         widest = max((h * w for h, w in self._sidecar.sizes or ()), default=0)
         try:
             self._dialect, self._rows = read_rows(path, widest)
@@ -133,10 +94,8 @@ class MnistCsvBase(SubsetBase):
         self._pixel_counts = self._rows.counts - int(self._dialect.has_label)
         self._problems = self._wrong_lengths(meta_path)
 
-        self._image_files = None
-        image_dir = osp.join(folder, IMAGES_DIR, self._subset)
-        if self._dialect.has_label and np.any(self._pixel_counts == 0) and osp.isdir(image_dir):
-            self._image_files = image_files_by_id(image_dir)
+        if self._dialect.has_label and np.any(self._pixel_counts == 0):
+            self._image_files = self._find_image_files(folder)
         if self._dialect.has_label:
             self._ann_types.add(AnnotationType.label)
 
@@ -174,9 +133,6 @@ class MnistCsvBase(SubsetBase):
             problems[row] = f"{self._path}: line {int(self._rows.lines[row])}: {count} values; expected {wanted}"
         return problems
 
-    def _item_id(self, index: int) -> str:
-        return self._sidecar.ids[index] if self._sidecar.ids is not None else str(index)
-
     def _problem(self, index: int) -> Optional[str]:
         text = self._rows.bad_rows.get(index)
         if text is not None:
@@ -187,8 +143,7 @@ class MnistCsvBase(SubsetBase):
     def _image(self, index: int) -> Optional[Image]:
         pixels = int(self._pixel_counts[index])
         if pixels == 0:
-            path = self._image_files.get(self._item_id(index)) if self._image_files else None
-            return Image.from_file(path=path) if path else None
+            return self._image_file(index)
         h, w = self._sidecar.sizes[index] if self._sidecar.sizes is not None else self._dialect.size
         start = int(self._rows.starts[index]) + int(self._dialect.has_label)
         return new_image(self._rows.values[start : start + pixels].reshape(h, w))  # size: the array's
@@ -201,12 +156,7 @@ class MnistCsvBase(SubsetBase):
         if label == CSV_NO_LABEL:
             return NO_LABEL
         if not 0 <= label < label_count:
-            error = InvalidAnnotationError(
-                f"{self._path}: line {int(self._rows.lines[index])}: label {label} is not one of the "
-                f"{label_count} categories (labels.txt / dataset_meta.json)"
-            )
-            self._ctx.error_policy.report_annotation_error(error, item_id=(self._item_id(index), self._subset))
-            return NO_LABEL
+            return self._bad_label(f"{self._path}: line {int(self._rows.lines[index])}", label, index, label_count)
         return label
 
     def _uniform_rows(self):
@@ -247,32 +197,21 @@ class MnistCsvBase(SubsetBase):
             return None
         return make_item(self._item_id(index), self._subset, self._label(index), self._image(index))
 
-    def __iter__(self) -> Iterator[DatasetItem]:
-        indices = self._ctx.progress_reporter.iter(
-            range(self._count), total=self._count, desc=f"Importing '{self._subset}'"
-        )
+    def _item_builder(self) -> Callable[[int], Optional[DatasetItem]]:
         uniform = self._uniform_rows()
         if uniform is None:
-            yield from built_in_batches(self._item, indices)
-            return
+            return self._item
         labels, images = uniform
-        ids, subset, size = self._sidecar.ids, self._subset, image_size(images.shape[1:])  # one tuple for every image
+        ids, subset, size = self._ids, self._subset, image_size(images.shape[1:])  # one tuple for every image
 
         def build(index: int) -> DatasetItem:
             item_id = ids[index] if ids is not None else str(index)
             return make_item(item_id, subset, labels[index], new_image(images[index], size))
 
-        yield from built_in_batches(build, indices)
-
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def is_stream(self) -> bool:
-        return self._stream
+        return build
 
 
-class MnistCsvImporter(Importer):
+class MnistCsvImporter(DigitsImporter):
     """MNIST as CSV: ``*mnist_<subset>.csv`` files, found as Datumaro's built-in finds them."""
 
     DETECT_CONFIDENCE = FormatDetectionConfidence.MEDIUM
@@ -290,16 +229,6 @@ class MnistCsvImporter(Importer):
         refuse_shared_subsets((subset_of(osp.basename(s["url"])), s["url"]) for s in sources)
         return sources
 
-    @classmethod
-    def get_file_extensions(cls) -> List[str]:
-        return [EXTENSION]
-
-    @property
-    def can_stream(self) -> bool:
-        return True
-
-    def get_extractor_merger(self):
-        return subsets_side_by_side  # subsets read one after the other, not merged item by item
 
 
 # --- the exporter ------------------------------------------------------------------------------------------------
@@ -320,7 +249,7 @@ class _CsvSubsetWriter(SubsetWriter):
         self._images: List[Optional[np.ndarray]] = []
         self._has_images = False
 
-    def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
+    def add(self, label: int, pixels: Optional[np.ndarray], item: DatasetItem, describe: Callable[[], str]) -> None:
         self._labels.append(CSV_NO_LABEL if label == NO_LABEL else label)
         self._images.append(pixels)
         self._has_images |= pixels is not None
@@ -339,7 +268,7 @@ class _CsvSubsetWriter(SubsetWriter):
         if self._has_images and sidecar.sizes is None and collector.uniform_size != DEFAULT_SIZE:
             sidecar.sizes = collector.sizes  # a CSV row can't say its size: anything but 28x28 needs the sidecar
         if sidecar:
-            write_sidecar(sidecar_path(self._staging, self._subset), sidecar)
+            write_csv_sidecar(osp.join(self._staging, csv_sidecar_name(self._subset)), sidecar)
 
     def close(self) -> None:
         self._file.close()
@@ -359,7 +288,7 @@ class MnistCsvExporter(DigitsExporter):
     def subset_files(cls, subset: str) -> List[SubsetFile]:
         return [
             SubsetFile(data_file_name(subset), "data"),
-            SubsetFile(osp.basename(sidecar_path("", subset)), "aux"),
+            SubsetFile(csv_sidecar_name(subset), "aux"),
             SubsetFile(subset, "folder"),
         ]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import os.path as osp
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from typing import List
 
 import numpy as np
@@ -121,3 +123,22 @@ def collecting_policy():
             self.errors.append(error)
 
     return Collect()
+
+
+def write_mnist_sidecar(folder, rows, chars=32):
+    """``train-meta.gz`` in the built-in's layout: rows of *chars*-character UTF-32 cells."""
+    with gzip.GzipFile(osp.join(folder, "train-meta.gz"), "wb") as f:
+        f.write(np.array(rows, dtype=f"<U{chars}").tobytes())
+
+
+def traced_peak(function):
+    """(result or raised error, traced allocation peak in bytes) of calling *function*."""
+    tracemalloc.start()
+    try:
+        try:
+            result = function()
+        except Exception as e:  # noqa: BLE001
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
