@@ -18,7 +18,7 @@ from datumaro.components.errors import DatasetImportError
 
 from . import family
 from .codecs import idx
-from .files import is_present, recover_interrupted_export
+from .files import is_present, recover_interrupted_export, refuse_shared_subsets
 from .items import subset_from_file
 from .sidecar import IDX_SIDECAR_SUFFIX
 
@@ -27,8 +27,10 @@ LABELS_KIND = "labels-idx1-ubyte"
 KINDS = (IMAGES_KIND, LABELS_KIND, family.EXTENDED_LABELS_KIND)
 #: The endings of the files we read and write, cheapest to read first: a folder holding one file several
 #: ways (torchvision keeps raw and .gz) is read from the first.
-COMPRESSIONS = ("", ".gz", ".xz", ".bz2")
-DATA_FILE = re.compile(rf"^(?P<prefix>.+)-(?P<kind>{'|'.join(KINDS)})(?P<compression>\.gz|\.xz|\.bz2)?$")
+COMPRESSIONS = ("", *idx.OPENERS)
+#: The name of a data file (a pattern, for a format's patterns of what it owns).
+DATA_NAME = rf"(?P<prefix>.+)-(?P<kind>{'|'.join(KINDS)})(?P<compression>{'|'.join(map(re.escape, idx.OPENERS))})?"
+DATA_FILE = re.compile(rf"^{DATA_NAME}$")
 #: When a subset has both labels files (QMNIST ships both), read the one that says more.
 _LABELS_PREFERENCE = (family.EXTENDED_LABELS_KIND, LABELS_KIND)
 
@@ -125,6 +127,29 @@ def dataset_folders(root: str, max_depth: int) -> List[Tuple[str, List[SubsetFil
                 continue
         level = next_level
     return found
+
+
+def subsets_to_import(path: str, split: Optional[str], max_depth: int) -> List[Tuple[SubsetFiles, Dict]]:
+    """The subsets under the folder *path* to import, each with its extractor's options: those of one EMNIST
+    split per folder; when several folders hold datasets, subsets prefixed by the folder, and one set of
+    class names for all."""
+    found = dataset_folders(path, max_depth)
+    chosen = [(folder, of_split(folder, subsets, split)) for folder, subsets in found]
+    chosen = [(folder, subsets) for folder, subsets in chosen if subsets]
+    if split is not None and not any(files.split == split for _, subsets in chosen for files in subsets):
+        splits = sorted({files.split for _, subsets in found for files in subsets if files.split})
+        raise DatasetImportError(
+            f"{path}: no EMNIST split '{split}' here (EMNIST splits found: {', '.join(splits) or 'none'})"
+        )
+    if len(chosen) <= 1:
+        refuse_shared_subsets((files.subset, files.labels or files.images) for _, subsets in chosen for files in subsets)
+        return [(files, {}) for _, subsets in chosen for files in subsets]
+    names = family.merged_names([family.label_names(folder, split_of(subsets)) for folder, subsets in chosen])
+    named = [
+        (f"{family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
+    ]
+    refuse_shared_subsets((subset, files.labels or files.images) for subset, files in named)
+    return [(files, {"subset": subset, "label_names": names}) for subset, files in named]
 
 
 def split_of(subsets: List[SubsetFiles]) -> Optional[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
 
@@ -93,6 +93,11 @@ def _check_unique(path: str, names: Sequence[str]) -> None:
 
 def label_categories(names: Iterable[str]) -> Dict[AnnotationType, LabelCategories]:
     return {AnnotationType.label: LabelCategories.from_iterable(names)}
+
+
+def out_of_range(labels: np.ndarray, count: int) -> Set[int]:
+    """The items whose label is no class of *count* classes (nor NO_LABEL)."""
+    return set(np.flatnonzero(((labels < 0) | (labels >= count)) & (labels != NO_LABEL)).tolist())
 
 
 def renumbered(labels: np.ndarray, own: List[str], merged: List[str], path: str) -> np.ndarray:

@@ -7,27 +7,14 @@
     labels.txt / dataset_meta.json            class names
 
 ``t10k`` is the subset ``test``. Either file may be missing: labels without images give items without
-media, images without labels give items without annotations. Images are views of one array (a raw file
-is memory-mapped), so import is as cheap as building the items, and streaming keeps memory flat.
-A file held both raw and compressed (torchvision keeps both) is read once, raw.
+media, images without labels give items without annotations. Images are read a batch at a time, so
+import is as cheap as building the items and streaming keeps memory flat.
 
-The whole MNIST family opens (the differences are tables in ``family.py``): Fashion-MNIST and KMNIST
-(MNIST's file names; class names from the files above, ``kmnist_classmap.csv`` or torchvision's folder
-name), EMNIST (``emnist-<split>-<subset>-...``, transposed images read upright, class names from
-``emnist-<split>-mapping.txt``) and QMNIST (``qmnist-<subset>-...``, ``xnist-...``; the extended
-label columns become attributes of the item's Label, named in ``QMNIST_COLUMNS``).
-
-Where the importer looks: the given folder and its subfolders up to 3 levels deep, every folder holding
-IDX files, but not below such a folder. One dataset folder keeps its subset names (``train``, ``test``).
-Several (torchvision's ``root/MNIST/raw``, ``root/FashionMNIST/raw``...) become one dataset whose subset
-names are prefixed by the dataset folder (``MNIST-train``, ``FashionMNIST-test``) and whose categories
-are every folder's class names, each name once (the digits of MNIST and QMNIST are the same classes).
-
-EMNIST ships six splits in one folder, different classes over mostly the same images: one import reads
-one split, chosen with the import option ``split`` (``Dataset.import_from(path, "mnist", split="letters")``);
-a folder of several splits without it is an error listing them. The exporter writes the classic upright
-layout, with ``-labels-idx2-int.gz`` too when items' Labels carry QMNIST attributes; ``layouts.py`` has
-its other options (``--compression``, ``--layout torchvision``, ``--subset-map``, ``--label-values``).
+Detect: every folder holding IDX files, up to 3 levels deep (idx_files.py), the whole MNIST family
+(family.py, docs/family.md): several dataset folders become one dataset with prefixed subsets; EMNIST's
+splits are chosen with the import option ``split``. Read: ``MnistBase`` builds the items of what
+``IdxSubset`` (idx_subset.py) opened. Write: ``MnistExporter`` (options in layouts.py) hands each subset's
+labels and pixels to ``IdxSubsetWriter``; QMNIST attributes of Labels become ``-labels-idx2-int``.
 """
 
 from __future__ import annotations
@@ -38,11 +25,8 @@ import re
 import warnings
 from typing import Callable, Dict, List, Optional
 
-import numpy as np
-
 from datumaro.components.annotation import AnnotationType
 from datumaro.components.dataset_base import DatasetItem
-from datumaro.components.errors import DatasetExportError, DatasetImportError
 from datumaro.components.format_detection import FormatDetectionConfidence
 from datumaro.components.importer import ImportContext
 from datumaro.components.media import Image
@@ -51,12 +35,12 @@ from . import family, layouts
 from .codecs import idx
 from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
 from .extractor import DigitsBase, DigitsImporter
-from .files import recover_interrupted_export, refuse_shared_subsets
-from .idx_files import COMPRESSIONS, DATA_FILE, IMAGES_KIND, KINDS, SubsetFiles, dataset_folders, of_split, split_of
-from .idx_files import subset_files_of
+from .files import recover_interrupted_export
+from .idx_files import COMPRESSIONS, DATA_FILE, DATA_NAME, IMAGES_KIND, KINDS, SubsetFiles, dataset_folders, subset_files_of
+from .idx_files import subsets_to_import
 from .idx_subset import IdxSubset, IdxSubsetWriter
 from .items import image_size, make_item, new_image
-from .labels import NO_LABEL, label_categories, label_names_of, renumbered
+from .labels import NO_LABEL, label_categories, out_of_range, renumbered
 from .sidecar import IDX_SIDECAR_SUFFIX
 from .subset_names import SubsetFile
 
@@ -97,12 +81,10 @@ class MnistBase(DigitsBase):
             self._image_files = self._find_image_files(files.folder)
             if self._image_files is None and self._count:
                 self._say_images_are_missing(files)
-        self._bad_labels = set()
+        self._label_count, self._bad_labels = len(own_names), set()
         if self._labels is not None:
             self._ann_types.add(AnnotationType.label)
-            self._label_count = len(own_names)
-            out_of_range = (self._labels < 0) | (self._labels >= len(own_names))
-            self._bad_labels = set(np.flatnonzero(out_of_range & (self._labels != NO_LABEL)).tolist())
+            self._bad_labels = out_of_range(self._labels, len(own_names))
             if label_names is not None:
                 self._labels = renumbered(self._labels, own_names, label_names, files.labels)
 
@@ -134,11 +116,6 @@ class MnistBase(DigitsBase):
             return self._bad_label(f"{self._data.files.labels}: item {index}", label, index, self._label_count)
         return label
 
-    def _label_attributes(self, index: int) -> Optional[dict]:
-        """QMNIST's extended columns, by name."""
-        extended = self._data.extended
-        return family.qmnist_attributes(extended[index].tolist()) if extended is not None else None
-
     def _item_builder(self) -> Callable[[int], DatasetItem]:
         # the common cases inline (Python ints, one image per row): a method call per field costs 20%
         data = self._data
@@ -146,7 +123,7 @@ class MnistBase(DigitsBase):
         uniform = data.uniform
         shape = data.shape[1:] if uniform else None
         size = image_size(shape[::-1] if data.transposed else shape) if uniform else None  # one tuple for every image
-        ids, subset, extended = self._ids, self._subset, data.extended is not None
+        ids, subset, extended = self._ids, self._subset, data.extended  # QMNIST's columns: Label attributes
         first, end, batch = 0, 0, None
 
         def build(index: int) -> DatasetItem:
@@ -158,7 +135,7 @@ class MnistBase(DigitsBase):
                 subset,
                 labels[index] if labels is not None else self._label(index),
                 new_image(batch[index - first], size) if uniform else self._image(index),
-                label_attributes=self._label_attributes(index) if extended else None,
+                label_attributes=family.qmnist_attributes(extended[index].tolist()) if extended is not None else None,
             )
 
         return build
@@ -211,24 +188,7 @@ class MnistImporter(DigitsImporter):
         recover_interrupted_export(path)
         if osp.isfile(path):
             return cls.find_sources(path)
-        found = dataset_folders(path, cls._MAX_DEPTH)
-        chosen = [(folder, of_split(folder, subsets, split)) for folder, subsets in found]
-        chosen = [(folder, subsets) for folder, subsets in chosen if subsets]
-        if split is not None and not any(files.split == split for _, subsets in chosen for files in subsets):
-            splits = sorted({files.split for _, subsets in found for files in subsets if files.split})
-            raise DatasetImportError(
-                f"{path}: no EMNIST split '{split}' here (EMNIST splits found: {', '.join(splits) or 'none'})"
-            )
-        if len(chosen) <= 1:
-            refuse_shared_subsets((files.subset, files.labels or files.images) for _, subsets in chosen for files in subsets)
-            return [_source(files) for _, subsets in chosen for files in subsets]
-        names = family.merged_names([family.label_names(folder, split_of(subsets)) for folder, subsets in chosen])
-        named = [
-            (f"{family.dataset_name(path, folder)}-{files.subset}", files) for folder, subsets in chosen for files in subsets
-        ]
-        refuse_shared_subsets((subset, files.labels or files.images) for subset, files in named)
-        return [_source(files, subset=subset, label_names=names) for subset, files in named]
-
+        return [_source(files, **options) for files, options in subsets_to_import(path, split, cls._MAX_DEPTH)]
 
 
 def _source(files: SubsetFiles, **options) -> Dict:
@@ -239,9 +199,7 @@ def _source(files: SubsetFiles, **options) -> Dict:
 # --- write ---------------------------------------------------------------------------------------------------
 
 
-_OWNED_FILE = re.compile(
-    rf"(.+-({'|'.join(KINDS)})(\.gz|\.xz|\.bz2)?|.+{IDX_SIDECAR_SUFFIX}|labels\.txt|dataset_meta\.json|{IMAGES_DIR})$"
-)
+_OWNED_FILE = re.compile(rf"({DATA_NAME}|.+{IDX_SIDECAR_SUFFIX}|labels\.txt|dataset_meta\.json|{IMAGES_DIR})$")
 
 
 class MnistExporter(DigitsExporter):
@@ -253,15 +211,7 @@ class MnistExporter(DigitsExporter):
     @classmethod
     def build_cmdline_parser(cls, **kwargs):
         parser = super().build_cmdline_parser(**kwargs)
-        parser.add_argument(
-            "--compress-level",
-            type=int,
-            choices=range(10),
-            default=cls.DEFAULT_COMPRESS_LEVEL,
-            metavar="0-9",
-            help="compression level of the IDX files (default: %(default)s)",
-        )
-        layouts.add_layout_options(parser)
+        layouts.add_layout_options(parser, cls.DEFAULT_COMPRESS_LEVEL)
         return parser
 
     def __init__(
@@ -277,22 +227,13 @@ class MnistExporter(DigitsExporter):
         **kwargs,
     ):
         super().__init__(extractor, save_dir, **kwargs)
-        if compress_level not in range(10):
-            raise DatasetExportError(f"compress_level must be 0..9, not {compress_level}")
-        if layout not in layouts.LAYOUTS:
-            raise DatasetExportError(f"--layout '{layout}' is not one of {', '.join(layouts.LAYOUTS)}")
+        layouts.check_layout_options(compress_level, layout)
         self._compress_level = compress_level
         self._layout_options = (layout, compression, torchvision_class, emnist_split)
         self._layout = layouts.flat_layout(compression)  # the torchvision layout needs the subsets: later
 
     def check_before_writing(self) -> None:
-        layout, compression, torchvision_class, emnist_split = self._layout_options
-        if layout == "torchvision":
-            if not self._save_media:
-                raise DatasetExportError("--layout torchvision writes the images torchvision reads: add --save-media")
-            subsets = self._extractor.subsets()
-            self._layout = layouts.torchvision_layout(torchvision_class, emnist_split, compression, subsets)
-            layouts.warn_about_class_names(torchvision_class, emnist_split, label_names_of(self._extractor))
+        self._layout = layouts.chosen_layout(*self._layout_options, self._extractor, self._save_media)
 
     def data_folder(self, staging: str) -> str:
         return osp.join(staging, *self._layout.folder.split("/")) if self._layout.folder else staging
