@@ -78,7 +78,12 @@ class SubsetFiles:
 
 
 def find_subsets(folder: str) -> List[SubsetFiles]:
-    """The subsets whose IDX files are in *folder*, each file picked once whatever its compression."""
+    """The subsets whose IDX files are in *folder*, each file picked once whatever its compression.
+
+    Their paths are absolute: images kept as files beside them (``images/<subset>/``) are read later, and
+    must still be found if the working directory changes meanwhile.
+    """
+    folder = osp.abspath(folder)
     choices: Dict[str, Dict[str, List[str]]] = {}
     for name in sorted(os.listdir(folder)):
         match = DATA_FILE.match(name)
@@ -101,7 +106,7 @@ def subset_files_of(path: str) -> SubsetFiles:
     match = DATA_FILE.match(osp.basename(path))
     if not osp.isfile(path) or not match:
         raise DatasetImportError(f"{path}: not an MNIST images or labels file")
-    return next(f for f in find_subsets(osp.dirname(osp.abspath(path))) if f.prefix == match["prefix"])
+    return next(f for f in find_subsets(osp.dirname(path)) if f.prefix == match["prefix"])
 
 
 def dataset_folders(root: str, max_depth: int) -> List[Tuple[str, List[SubsetFiles]]]:
