@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import logging as log
 import os.path as osp
+import re
+import warnings
 from typing import Callable, Dict, Iterator, List, Optional
 
 from datumaro.components.dataset_base import DatasetItem, SubsetBase
@@ -65,6 +68,14 @@ class DigitsBase(SubsetBase):
         """Item *index*'s image from ``images/<subset>/``, when its data file holds no pixels."""
         path = self._image_files.get(self._item_id(index)) if self._image_files else None
         return Image.from_file(path=path) if path else None
+
+    def _say_images_are_missing(self, why: str) -> None:
+        """One warning at import, instead of one per item from every Datumaro command that looks at images."""
+        log.warning("%s: its %d items have no image", why, self._count)
+        # Datumaro's image statistics warn once per item without media (`datum stats`: 2 lines per item)
+        warnings.filterwarnings(
+            "ignore", rf"item \(id: .*, subset: {re.escape(self._subset)}\) has media_type, None but only Image"
+        )
 
     def _bad_label(self, where: str, label: int, index: int, label_count: int) -> int:
         """Report a label out of range through the error policy (which may raise); the item gets NO_LABEL."""

@@ -19,10 +19,8 @@ labels and pixels to ``IdxSubsetWriter``; QMNIST attributes of Labels become ``-
 
 from __future__ import annotations
 
-import logging as log
 import os.path as osp
 import re
-import warnings
 from typing import Callable, Dict, List, Optional
 
 from datumaro.components.annotation import AnnotationType
@@ -80,24 +78,15 @@ class MnistBase(DigitsBase):
         if data.images is None:
             self._image_files = self._find_image_files(files.folder)
             if self._image_files is None and self._count:
-                self._say_images_are_missing(files)
+                self._say_images_are_missing(
+                    f"{files.labels}: no images file {files.prefix}-{IMAGES_KIND}[.gz|.xz|.bz2] beside it"
+                )
         self._label_count, self._bad_labels = len(own_names), set()
         if self._labels is not None:
             self._ann_types.add(AnnotationType.label)
             self._bad_labels = out_of_range(self._labels, len(own_names))
             if label_names is not None:
                 self._labels = renumbered(self._labels, own_names, label_names, files.labels)
-
-    def _say_images_are_missing(self, files: SubsetFiles) -> None:
-        """One warning at import, instead of one per item from every Datumaro command that looks at images."""
-        log.warning(
-            "%s: no images file %s-%s[.gz|.xz|.bz2] beside it: its %d items have no image",
-            files.labels, files.prefix, IMAGES_KIND, self._count,
-        )
-        # Datumaro's image statistics warn once per item without media (`datum stats`: 2 lines per item)
-        warnings.filterwarnings(
-            "ignore", rf"item \(id: .*, subset: {re.escape(self._subset)}\) has media_type, None but only Image"
-        )
 
     def _image(self, index: int) -> Optional[Image]:
         data = self._data
