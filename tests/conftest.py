@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import os.path as osp
 import shutil
 import subprocess
@@ -13,9 +14,14 @@ from typing import List
 import numpy as np
 import pytest
 from datumaro.components.annotation import AnnotationType, LabelCategories
+from hypothesis import HealthCheck
+
+from datumaro_mnist_plugins.codecs import idx
 
 SHARED_DATA = osp.normpath(osp.join(osp.dirname(__file__), "..", "..", "shared", "data"))
 MNIST_DEV = osp.join(SHARED_DATA, "mnist-dev")
+#: Hypothesis settings of the property tests: no deadline (a shared machine), no example database.
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +148,18 @@ def traced_peak(function):
         return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def decompressed(path) -> bytes:
+    """The bytes of an IDX file, decompressed by its suffix."""
+    with idx.open_binary(str(path)) as f:
+        return f.read()
+
+
+def label_names(dataset):
+    return [c.name for c in dataset.categories()[AnnotationType.label]]
+
+
+def leftovers(parent, keep=("out",)):
+    """What is in *parent* besides *keep*: an export's staging or journal left behind."""
+    return sorted(set(os.listdir(parent)) - set(keep))

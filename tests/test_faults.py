@@ -35,7 +35,7 @@ from datumaro_mnist_plugins import export, transaction
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import DIGITS, collecting_policy, run_datum, traced_peak, write_mnist_sidecar
+from .conftest import DIGITS, collecting_policy, leftovers, run_datum, traced_peak, write_mnist_sidecar
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FORMATS = ["mnist", "mnist_csv"]
@@ -122,10 +122,6 @@ def snapshot(folder):
             with open(path, "rb") as f:
                 files[osp.relpath(path, folder)] = f.read()
     return files
-
-
-def leftovers(parent, keep):
-    return sorted(set(os.listdir(parent)) - set(keep))
 
 
 # --- corrupt IDX files -----------------------------------------------------------------------------------

@@ -17,15 +17,10 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text
+from .conftest import DIGITS, assert_same_items, collecting_policy, decompressed, digits_dataset, error_text, label_names
 
 
 
-
-
-def decompressed(path):
-    with idx.open_binary(str(path)) as f:
-        return f.read()
 
 
 # --- real files ---------------------------------------------------------------------------------------
@@ -124,10 +119,6 @@ def test_mixed_sizes_and_missing_images_use_the_sidecar(tmp_path):
 
 def write_tiny(folder, labels=(0, 1, 2)):
     idx.write_idx(osp.join(folder, "train-labels-idx1-ubyte.gz"), np.array(labels, np.uint8))
-
-
-def label_names(dataset):
-    return [c.name for c in dataset.categories()[AnnotationType.label]]
 
 
 def test_categories_meta_file_wins_over_labels_txt_which_wins_over_digits(tmp_path):

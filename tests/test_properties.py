@@ -11,7 +11,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -23,7 +23,8 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins.items import unsafe_id_reason
 
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+from .conftest import SETTINGS
+
 
 
 # --- whole datasets through mnist and mnist_csv -----------------------------------------------------------------

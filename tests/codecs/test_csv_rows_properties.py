@@ -1,12 +1,13 @@
 """Property tests (Hypothesis) of the pure CSV codec: its quick path parses as the checked path, or declines."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datumaro_mnist_plugins.codecs import csv_rows
 
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+from ..conftest import SETTINGS
+
 
 
 # --- the CSV parser's two paths ---------------------------------------------------------------------------------

@@ -5,13 +5,14 @@ import os.path as osp
 import tempfile
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from datumaro_mnist_plugins.codecs import idx
 
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+from ..conftest import SETTINGS
+
 COMPRESSIONS = ["", *idx.OPENERS]
 
 
