@@ -91,8 +91,19 @@ class _Glyph:
     open_strokes: Tuple[bool, ...]  # strokes with two ends (a closed loop needs no round pen ends)
 
 
-def _compile(name: str, strokes: Sequence[Stroke], shape: np.ndarray) -> _Glyph:
-    """Compile an allograph, its points transformed by the 2x2 *shape* (class slant and width)."""
+def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
+    """Unit-box points bent by a class's :data:`CLASS_SHAPE`: ``waist`` moves the middle down
+    (``sin(pi y)``: a 6's loop shrinks, a 9's grows), ``bow`` bends the middle right, ``taper`` widens
+    the top and narrows the bottom; then ``width`` and ``slant`` (a shear about the centre)."""
+    slant, width, waist, bow, taper = shape
+    x, y = points[:, 0] - 0.5, points[:, 1]
+    bend = np.sin(np.pi * np.clip(y, 0.0, 1.0))
+    x = (x * (1.0 + taper * (0.5 - y)) + bow * bend) * width - math.tan(math.radians(slant)) * (y - 0.5)
+    return np.stack([x + 0.5, y + waist * bend], axis=1)
+
+
+def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...]) -> _Glyph:
+    """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`)."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -108,7 +119,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: np.ndarray) -> _Glyph:
         np.add.at(block.T, index, rows.T)
         blocks.append(block)
         bounds.append(bounds[-1] + len(rows))
-    points = (np.array(list(keys), dtype=np.float64) - 0.5) @ shape.T + 0.5
+    points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
     return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes))
 
 
@@ -118,9 +129,7 @@ def _compile_table() -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        slant, width = CLASS_SHAPE[digit]
-        shape = np.array([[width, -math.tan(math.radians(slant))], [0.0, 1.0]])
-        glyphs = tuple(_compile(name, strokes, shape) for name, (_, strokes) in variants.items())
+        glyphs = tuple(_compile(name, strokes, CLASS_SHAPE[digit]) for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
 
