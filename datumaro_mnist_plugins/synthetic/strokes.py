@@ -109,13 +109,13 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...]) -> 
     return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes))
 
 
-def _compile_table() -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
-    """Per digit: its compiled allographs and their cumulative probabilities."""
+def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
+    """Per digit: its compiled allographs (bent by *shapes*) and their cumulative probabilities."""
     table = []
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        glyphs = tuple(_compile(name, strokes, CLASS_SHAPE[digit]) for name, (_, strokes) in variants.items())
+        glyphs = tuple(_compile(name, strokes, shapes[digit]) for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
 

@@ -200,3 +200,20 @@ def test_twin_style_follows_what_it_sees():
     assert sum(style.slant) > sum(default.slant) + 10
     assert sum(style.stroke_width) > sum(default.stroke_width)
     assert style.slant[1] - style.slant[0] >= default.slant[1] - default.slant[0] - 0.1
+    assert (style.scale, style.aspect, style.noise) == (default.scale, default.aspect, 0.0)
+
+
+@pytest.mark.parametrize("shown", [
+    DigitStyle(scale=(0.6, 0.7), aspect=(1.3, 1.6), noise=0.08),
+    DigitStyle(scale=(1.2, 1.3), aspect=(0.6, 0.7), stroke_width=(1.0, 1.6)),
+])
+def test_twin_style_sees_size_aspect_and_noise(shown):
+    """A twin of digits drawn in a known style lands near that style's size, aspect, pen and noise."""
+    from datumaro_mnist_plugins.synthetic.twin import estimate_style
+
+    samples = [render_digit(i % 10, item_rng(9, "twin", i), shown) for i in range(300)]
+    style = estimate_style(samples)
+    for knob in ("scale", "aspect", "stroke_width"):
+        middle, shown_middle = sum(getattr(style, knob)) / 2, sum(getattr(shown, knob)) / 2
+        assert abs(middle - shown_middle) <= 0.25 * shown_middle, (knob, getattr(style, knob))
+    assert abs(style.noise - shown.noise) <= 0.02
