@@ -16,8 +16,9 @@ are a function of the item's stream alone.
 from __future__ import annotations
 
 import bisect
+import threading
 from functools import lru_cache
-from typing import List, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -30,8 +31,9 @@ BOX_FRACTION = 20.0 / 28.0
 #: Grey level of a digit's fully inked pixels, and how often: in real MNIST one level per digit,
 #: mostly 252-254 (measured on real digits, the share of digits whose full pixels peak at each level).
 _PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.051))
-#: Per peak level, the table from a pixel's ink coverage (0-255) to its grey level (rounded).
-_PEAK_TABLES = [((np.arange(256) * level + 127) // 255).astype(np.uint8).tolist() for level, _ in _PEAK_LEVELS]
+#: Per peak level (row), the table from a pixel's ink coverage (0-255) to its grey level (rounded).
+_PEAK_LUT = np.array([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS], dtype=np.uint8)
+_PEAK_VALUES = np.array([level for level, _ in _PEAK_LEVELS], dtype=np.float64)
 _PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
 #: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
 _SATURATED = 0.054
@@ -83,7 +85,7 @@ def fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, of
     units, folded in)."""
     (x0, y0), (x1, y1) = dense.min(axis=0).tolist(), dense.max(axis=0).tolist()
     factor = box / max(x1 - x0, y1 - y0, 1e-6)
-    shift = np.array([centre - (x0 + x1) * 0.5 * factor, centre - (y0 + y1) * 0.5 * factor]) * scale + offset
+    shift = ((centre - (x0 + x1) * 0.5 * factor) * scale + offset, (centre - (y0 + y1) * 0.5 * factor) * scale + offset)
     return dense * (factor * scale) + shift
 
 
@@ -92,7 +94,12 @@ def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Se
     """Draw the strokes, given in canvas coordinates, in binary ink on a ``canvas_size`` square: the
     "scan" MNIST's digits were normalized from (NIST's were binary, at a few times MNIST's resolution)."""
     canvas = Image.new("L", (canvas_size, canvas_size), 0)
-    draw = ImageDraw.Draw(canvas)
+    _draw_strokes(ImageDraw.Draw(canvas), canvas_points, bounds, open_strokes, widths)
+    return canvas
+
+
+def _draw_strokes(draw: ImageDraw.ImageDraw, canvas_points: np.ndarray, bounds: Sequence[int],
+                  open_strokes: Sequence[bool], widths: List[float]) -> None:
     flat = canvas_points.ravel().tolist()
     for start, stop, pen, has_ends in zip(bounds, bounds[1:], widths, open_strokes):
         draw.line(flat[2 * start : 2 * stop], fill=255, width=max(1, int(pen + 0.5)))
@@ -101,56 +108,120 @@ def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Se
             for j in (2 * start, 2 * stop - 2):
                 x, y = flat[j], flat[j + 1]
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    return canvas
 
 
-def normalize(canvas: Image.Image, box: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """MNIST's size normalization of a binary scan: the square around its inked bounding box,
-    area-averaged into ``box`` x ``box`` pixels (the aspect ratio kept,
-    the longest side spanning the box), written with MNIST's ink levels in the middle of ``size`` x
-    ``size``.
+#: Each thread's blank canvas, reused from digit to digit (drawing stays inside a digit's
+#: ``canvas_size`` square, which is cleared after use): saves making an image and a drawing context.
+_CANVAS = threading.local()
 
-    Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges; full
-    pixels get the levels real MNIST strokes have (mostly 252-254, seldom 255: :data:`_PEAK_LEVELS`).
-    """
+
+def _blank_canvas(canvas_size: int) -> Tuple[Image.Image, ImageDraw.ImageDraw]:
+    canvas = getattr(_CANVAS, "image", None)
+    if canvas is None or not canvas_size <= canvas.size[0] <= 2 * canvas_size:
+        canvas = Image.new("L", (canvas_size, canvas_size), 0)
+        _CANVAS.image, _CANVAS.draw = canvas, ImageDraw.Draw(canvas)
+    return canvas, _CANVAS.draw
+
+
+class Scan(NamedTuple):
+    """A digit drawn and box-averaged, with the random numbers its finish needs (drawn in the item's
+    order, so the finish can be done for a whole block at once, elementwise)."""
+
+    coverage: np.ndarray  # (box * box,) uint8: ink coverage of each pixel of the box, 0-255
+    box: int
+    peak: int  # index into _PEAK_LEVELS
+    u_pixel: np.ndarray  # (box * box,) uniforms: saturated full pixels, edge spread
+    noise: Optional[np.ndarray]  # (size, size) additive noise, or None
+
+
+def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
+         canvas_size: int, box: int, rng: np.random.Generator, style) -> Scan:
+    """Draw the pen path (:func:`draw_scan`), area-average its inked square into ``box`` x ``box``, and
+    draw the random numbers :func:`finish` needs."""
+    canvas, draw = _blank_canvas(canvas_size)
+    try:
+        _draw_strokes(draw, canvas_points, bounds, open_strokes, widths)
+        coverage = _box_average(canvas, canvas_size, box)
+    finally:
+        canvas.paste(0, (0, 0, canvas_size, canvas_size))
+    peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_LEVELS) - 1)
+    u_pixel = rng.random(box * box)
+    size = style.image_size
+    noise = rng.normal(0.0, style.noise * 255.0, (size, size)) if style.noise > 0 else None
+    return Scan(coverage, box, peak, u_pixel, noise)
+
+
+def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> np.ndarray:
+    """MNIST's size normalization of a binary scan (ink only in its top-left ``canvas_size`` square):
+    the square around its inked bounding box, area-averaged into ``box`` x ``box`` pixels (the aspect
+    ratio kept, the longest side spanning the box); flat, 0-255."""
     x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
     side = max(x1 - x0, y1 - y0)
-    limit = canvas.size[0] - side  # the square stays on the canvas (drawn centred, with a margin)
+    limit = canvas_size - side  # the square stays on the scan (drawn centred, with a margin)
     left = min(max((x0 + x1 - side) / 2.0, 0.0), limit)
     top = min(max((y0 + y1 - side) / 2.0, 0.0), limit)
     small = canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
-    peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_TABLES) - 1)
-    coverage = np.frombuffer(small.tobytes(), dtype=np.uint8)
-    scaled = np.frombuffer(small.point(_PEAK_TABLES[peak]).tobytes(), dtype=np.uint8).reshape(box, box).copy()
-    u_pixel = rng.random(box * box)
+    return np.frombuffer(small.tobytes(), dtype=np.uint8)
+
+
+def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
+    """The images of *scans*, ``N x size x size`` uint8: MNIST's ink levels, each box in the middle of
+    the image, then centred by mass, then any noise.
+
+    Every step is elementwise or exact (integer sums), so a digit's pixels do not depend on the
+    others of its block: a block of one gives the same bytes.
+    """
+    images = np.zeros((len(scans), size, size), dtype=np.uint8)
+    for box in sorted({s.box for s in scans}):
+        rows = [i for i, s in enumerate(scans) if s.box == box]
+        group = [scans[i] for i in rows]
+        levels = _ink_levels(np.stack([s.coverage for s in group]), np.array([s.peak for s in group]),
+                             np.stack([s.u_pixel for s in group]))
+        at = (size - box) // 2
+        images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
+    images = _centre_by_mass(images)
+    noisy = [i for i, s in enumerate(scans) if s.noise is not None]
+    if noisy:
+        values = images[noisy] + np.stack([scans[i].noise for i in noisy])
+        images[noisy] = np.clip(values + 0.5, 0, 255).astype(np.uint8)
+    return images
+
+
+def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) -> np.ndarray:
+    """Grey levels of box-averaged scans (``N x box*box``): full pixels at the digit's peak level (mostly
+    252-254, seldom 255: :data:`_PEAK_LEVELS`), as real MNIST strokes.
+
+    Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges.
+    """
+    scaled = _PEAK_LUT[peaks[:, None], coverage]
     full = coverage == 255
-    scaled.flat[full & (u_pixel < _SATURATED)] = 255
+    scaled[full & (u_pixel < _SATURATED)] = 255
     # A scan pixel is a coverage step of about 255 / SUPERSAMPLE**2: spread edge pixels over most of
     # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
-    edge = np.flatnonzero((coverage > 0) & ~full)
+    edge = (coverage > 0) & ~full
     step = 0.75 * 255.0 / SUPERSAMPLE**2
-    spread = scaled.flat[edge] + (u_pixel[edge] - 0.5) * step
-    scaled.flat[edge] = np.clip(spread + 0.5, 1, _PEAK_LEVELS[peak][0])
-    image = np.zeros((size, size), dtype=np.uint8)
-    at = (size - box) // 2
-    image[at : at + box, at : at + box] = scaled
-    return image
+    spread = scaled[edge] + (u_pixel[edge] - 0.5) * step
+    ceiling = np.broadcast_to(_PEAK_VALUES[peaks][:, None], coverage.shape)[edge]
+    scaled[edge] = np.clip(spread + 0.5, 1, ceiling)
+    return scaled
 
 
-def centre_by_mass(image: np.ndarray) -> np.ndarray:
-    """Translate by whole pixels so the centre of mass lands on pixel (size/2, size/2), as MNIST did
-    (its centres of mass spread +-0.5 pixel around the centre)."""
-    size = image.shape[0]
-    columns, rows = image.sum(axis=0), image.sum(axis=1)
-    mass = float(columns.sum())
-    if mass <= 0:
-        return image
+def _centre_by_mass(images: np.ndarray) -> np.ndarray:
+    """Translate each image by whole pixels so its centre of mass lands on pixel (size/2, size/2), as
+    MNIST did (its centres of mass spread +-0.5 pixel around the centre). The sums are integers, exact
+    in any order."""
+    count, size = images.shape[0], images.shape[1]
+    columns, rows = images.sum(axis=1, dtype=np.int64), images.sum(axis=2, dtype=np.int64)
+    mass = columns.sum(axis=1)
+    inked = mass > 0
     grid = _grid(size)
-    dx = int(round(size / 2.0 - float(columns @ grid) / mass))
-    dy = int(round(size / 2.0 - float(rows @ grid) / mass))
-    if dx == 0 and dy == 0:
-        return image
-    out = np.zeros_like(image)
-    out[max(dy, 0) : size + min(dy, 0), max(dx, 0) : size + min(dx, 0)] = \
-        image[max(-dy, 0) : size + min(-dy, 0), max(-dx, 0) : size + min(-dx, 0)]
-    return out
+    divisor = np.where(inked, mass, 1).astype(np.float64)
+    dx = np.where(inked, np.rint(size / 2.0 - (columns @ grid) / divisor), 0).astype(np.intp)
+    dy = np.where(inked, np.rint(size / 2.0 - (rows @ grid) / divisor), 0).astype(np.intp)
+    if not (dx.any() or dy.any()):
+        return images
+    ys = np.arange(size)[None, :] - dy[:, None]  # the source row of each output row
+    xs = np.arange(size)[None, :] - dx[:, None]
+    inside = ((ys >= 0) & (ys < size))[:, :, None] & ((xs >= 0) & (xs < size))[:, None, :]
+    moved = images[np.arange(count)[:, None, None], ys.clip(0, size - 1)[:, :, None], xs.clip(0, size - 1)[:, None, :]]
+    return np.where(inside, moved, 0).astype(np.uint8)

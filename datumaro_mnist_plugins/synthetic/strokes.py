@@ -35,7 +35,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
-from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, centre_by_mass, draw_scan, elastic, fit_box, normalize
+from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, fit_box, scan
 from .style import DigitStyle, item_rng
 
 __all__ = ["ALLOGRAPHS", "CLASS_SHAPE", "DIGIT_CLASSES", "DigitStyle", "item_rng", "render_allograph", "render_digit"]
@@ -141,6 +141,11 @@ def render_digit(digit: int, rng: np.random.Generator, style: DigitStyle = Digit
     """One handwritten-looking *digit* (0-9): uint8 ``(image_size, image_size)``, bright ink on black.
 
     The allograph is drawn at random with the table's frequencies; everything comes from *rng*."""
+    return finish([scan_digit(digit, rng, style)], style.image_size)[0]
+
+
+def scan_digit(digit: int, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> Scan:
+    """:func:`render_digit` up to the pixels :func:`.raster.finish` makes for a whole block at once."""
     glyphs, cumulative = _GLYPHS[_check_digit(digit)]
     u_glyph = float(rng.random())
     return _render(glyphs[min(bisect.bisect_right(cumulative, u_glyph), len(glyphs) - 1)], rng, style)
@@ -152,12 +157,12 @@ def render_allograph(digit: int, name: str, rng: np.random.Generator, style: Dig
     glyphs, _ = _GLYPHS[_check_digit(digit)]
     for glyph in glyphs:
         if glyph.name == name:
-            return _render(glyph, rng, style)
+            return finish([_render(glyph, rng, style)], style.image_size)[0]
     raise ValueError(f"name: {name!r} is not an allograph of {digit}; use one of {sorted(ALLOGRAPHS[digit])}")
 
 
-def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> np.ndarray:
-    """Pen path -> elastic wobble -> MNIST box fit -> anti-aliased drawing -> centre of mass."""
+def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> Scan:
+    """Pen path -> elastic wobble -> MNIST box fit -> binary scan, box-averaged (finished by :func:`.raster.finish`)."""
     u_slant, u_rotation, u_aspect, u_width, u_scale = rng.random(5).tolist()
     # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
     shear = math.tan(math.radians(_pick(style.slant, u_slant)))
@@ -187,9 +192,4 @@ def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> np.nd
     side = line_box * SUPERSAMPLE + max(widths)
     canvas = int(side) + 2 * SUPERSAMPLE
     dense = fit_box(dense, line_box * SUPERSAMPLE, canvas / 2.0)
-    scan = draw_scan(dense, glyph.bounds, glyph.open_strokes, widths, canvas)
-    image = centre_by_mass(normalize(scan, box, size, rng))
-    if style.noise > 0:
-        noisy = image + rng.normal(0.0, style.noise * 255.0, image.shape)
-        return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
-    return image
+    return scan(dense, glyph.bounds, glyph.open_strokes, widths, canvas, box, rng, style)
