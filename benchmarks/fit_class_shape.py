@@ -35,12 +35,12 @@ SAMPLES = 300
 def mean_image(digit: int, shape: tuple) -> np.ndarray:
     """The mean of SAMPLES digits of class *digit* drawn with the class bent by *shape*."""
     glyphs, cumulative = strokes._compile_table({**CLASS_SHAPE, digit: shape})[digit]
-    total = np.zeros((28, 28))
+    scans = []
     for i in range(SAMPLES):
         rng = item_rng(7, "fit", i)
         glyph = glyphs[min(bisect.bisect_right(cumulative, float(rng.random())), len(glyphs) - 1)]
-        total += strokes._render(glyph, rng, DigitStyle())
-    return total / (255.0 * SAMPLES)
+        scans.append(strokes._render(glyph, rng, DigitStyle()))
+    return strokes.finish(scans, 28).mean(axis=0) / 255.0
 
 
 def fit_class(digit: int, target: np.ndarray, rounds: int = 3) -> tuple:
