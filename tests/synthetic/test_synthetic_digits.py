@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datumaro_mnist_plugins.synthetic.strokes import (
     ALLOGRAPHS,
@@ -217,3 +219,24 @@ def test_twin_style_sees_size_aspect_and_noise(shown):
         middle, shown_middle = sum(getattr(style, knob)) / 2, sum(getattr(shown, knob)) / 2
         assert abs(middle - shown_middle) <= 0.25 * shown_middle, (knob, getattr(style, knob))
     assert abs(style.noise - shown.noise) <= 0.02
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=12),
+    st.tuples(st.floats(-20, 20), st.floats(0.7, 1.3), st.floats(-0.2, 0.2), st.floats(-0.15, 0.15), st.floats(-0.6, 0.6)),
+)
+def test_a_class_shape_bends_the_middle_and_keeps_the_ends(points, shape):
+    """A class's bend moves points smoothly: the top and bottom stay at their heights, nothing moves
+    more than the bend allows, and the neutral shape moves nothing."""
+    from datumaro_mnist_plugins.synthetic.strokes import _class_warp
+
+    p = np.array(points)
+    bent = _class_warp(p, shape)
+    assert np.allclose(_class_warp(p, (0.0, 1.0, 0.0, 0.0, 0.0)), p)
+    ends = (p[:, 1] == 0) | (p[:, 1] == 1)
+    assert np.allclose(bent[ends, 1], p[ends, 1])
+    assert np.abs(bent[:, 1] - p[:, 1]).max() <= abs(shape[2]) + 1e-9
+    slant, width, _, bow, taper = shape
+    reach = 0.5 * abs(width - 1) + 0.25 * abs(taper) * width + abs(bow) * width + 0.5 * np.tan(np.radians(abs(slant)))
+    assert np.abs(bent[:, 0] - p[:, 0]).max() <= reach + 1e-9
