@@ -11,8 +11,8 @@ Why it is built this way:
   costs one small matrix product, which keeps generation fast (thousands of digits per second on one
   core).
 * A sample jitters the control points (points shared by two strokes stay shared: a corner stays a
-  corner, a pen lift stays a gap), applies slant, rotation and aspect (plus a per-class slant and width
-  calibrated on MNIST's statistics, :data:`CLASS_SHAPE`), and bends the pen path with an elastic
+  corner, a pen lift stays a gap), applies slant, rotation and aspect (after a per-class bend compiled
+  in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`), and bends the pen path with an elastic
   distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a
   Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.

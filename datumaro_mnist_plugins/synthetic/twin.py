@@ -1,7 +1,8 @@
 """Recipes from datasets: the exact recipe of generated items, or a synthetic twin of any digit dataset.
 
 A twin keeps the subsets, their sizes and class shares, and estimates the drawing style (image size,
-pen width, slant) from the images, measured against digits drawn with the default style.
+pen width, slant, digit size, aspect, background noise) from the images, measured against digits drawn
+in the style estimated so far.
 """
 
 from __future__ import annotations
