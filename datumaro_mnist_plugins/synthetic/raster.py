@@ -31,8 +31,9 @@ BOX_FRACTION = 20.0 / 28.0
 #: Grey level of a digit's fully inked pixels, and how often: in real MNIST one level per digit,
 #: mostly 252-254 (measured on real digits, the share of digits whose full pixels peak at each level).
 _PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.051))
-#: Per peak level (row), the table from a pixel's ink coverage (0-255) to its grey level (rounded).
-_PEAK_LUT = np.array([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS], dtype=np.uint8)
+#: Per peak level, the table from a pixel's ink coverage (0-255) to its grey level (rounded), one
+#: after the other (level k's table starts at k * 256).
+_PEAK_LUT = np.concatenate([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS]).astype(np.uint8)
 _PEAK_VALUES = np.array([level for level, _ in _PEAK_LEVELS], dtype=np.float64)
 _PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
 #: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
@@ -75,7 +76,7 @@ def elastic(dense: np.ndarray, rng: np.random.Generator, size: int, alpha: float
     rows = _gaussian_rows(size, sigma)
     weights_x, weights_y = rows.take(dense.T.astype(np.intp), axis=0, mode="clip")  # each (n, size)
     uniform = rng.random((2, size, size))  # [dx or dy, row, column], in [0, 1)
-    smoothed = ((weights_y @ uniform) * weights_x).sum(axis=2)  # (2, n), a weighted mean of [0, 1)
+    smoothed = np.add.reduce((weights_y @ uniform) * weights_x, axis=2)  # (2, n), a weighted mean of [0, 1)
     return dense + smoothed.T * (2.0 * alpha * FIELD_STEPS)
 
 
@@ -83,7 +84,7 @@ def fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, of
     """Scale and move points so their bounding box fits a ``box``-wide square centred on ``centre``,
     keeping the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of
     units, folded in)."""
-    (x0, y0), (x1, y1) = dense.min(axis=0).tolist(), dense.max(axis=0).tolist()
+    (x0, y0), (x1, y1) = np.minimum.reduce(dense).tolist(), np.maximum.reduce(dense).tolist()
     factor = box / max(x1 - x0, y1 - y0, 1e-6)
     shift = ((centre - (x0 + x1) * 0.5 * factor) * scale + offset, (centre - (y0 + y1) * 0.5 * factor) * scale + offset)
     return dense * (factor * scale) + shift
@@ -115,11 +116,18 @@ def _draw_strokes(draw: ImageDraw.ImageDraw, canvas_points: np.ndarray, bounds: 
 _CANVAS = threading.local()
 
 
+#: Canvases up to this side (1 MB) are kept; a larger one (a digit of a few hundred pixels) is not.
+_KEPT_CANVAS = 1024
+
+
 def _blank_canvas(canvas_size: int) -> Tuple[Image.Image, ImageDraw.ImageDraw]:
     canvas = getattr(_CANVAS, "image", None)
     if canvas is None or not canvas_size <= canvas.size[0] <= 2 * canvas_size:
         canvas = Image.new("L", (canvas_size, canvas_size), 0)
-        _CANVAS.image, _CANVAS.draw = canvas, ImageDraw.Draw(canvas)
+        draw = ImageDraw.Draw(canvas)
+        if canvas_size > _KEPT_CANVAS:
+            return canvas, draw
+        _CANVAS.image, _CANVAS.draw = canvas, draw
     return canvas, _CANVAS.draw
 
 
@@ -127,7 +135,7 @@ class Scan(NamedTuple):
     """A digit drawn and box-averaged, with the random numbers its finish needs (drawn in the item's
     order, so the finish can be done for a whole block at once, elementwise)."""
 
-    coverage: np.ndarray  # (box * box,) uint8: ink coverage of each pixel of the box, 0-255
+    coverage: Image.Image  # box x box, mode L: ink coverage of each pixel of the box, 0-255
     box: int
     peak: int  # index into _PEAK_LEVELS
     u_pixel: np.ndarray  # (box * box,) uniforms: saturated full pixels, edge spread
@@ -151,17 +159,16 @@ def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequenc
     return Scan(coverage, box, peak, u_pixel, noise)
 
 
-def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> np.ndarray:
+def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> Image.Image:
     """MNIST's size normalization of a binary scan (ink only in its top-left ``canvas_size`` square):
     the square around its inked bounding box, area-averaged into ``box`` x ``box`` pixels (the aspect
-    ratio kept, the longest side spanning the box); flat, 0-255."""
+    ratio kept, the longest side spanning the box)."""
     x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
     side = max(x1 - x0, y1 - y0)
     limit = canvas_size - side  # the square stays on the scan (drawn centred, with a margin)
     left = min(max((x0 + x1 - side) / 2.0, 0.0), limit)
     top = min(max((y0 + y1 - side) / 2.0, 0.0), limit)
-    small = canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
-    return np.frombuffer(small.tobytes(), dtype=np.uint8)
+    return canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
 
 
 def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
@@ -175,7 +182,7 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     for box in sorted({s.box for s in scans}):
         rows = [i for i, s in enumerate(scans) if s.box == box]
         group = [scans[i] for i in rows]
-        levels = _ink_levels(np.stack([s.coverage for s in group]), np.array([s.peak for s in group]),
+        levels = _ink_levels(_side_by_side([s.coverage for s in group], box), np.array([s.peak for s in group]),
                              np.stack([s.u_pixel for s in group]))
         at = (size - box) // 2
         images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
@@ -187,41 +194,51 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     return images
 
 
+def _side_by_side(images: Sequence[Image.Image], box: int) -> np.ndarray:
+    """The pixels of ``box`` x ``box`` images, ``N x box*box``: pasted side by side, read in one go."""
+    if len(images) == 1:
+        return np.frombuffer(images[0].tobytes(), dtype=np.uint8)[None]
+    strip = Image.new("L", (box * len(images), box))
+    for k, image in enumerate(images):
+        strip.paste(image, (k * box, 0))
+    pixels = np.frombuffer(strip.tobytes(), dtype=np.uint8).reshape(box, len(images), box)
+    return pixels.transpose(1, 0, 2).reshape(len(images), box * box)
+
+
 def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) -> np.ndarray:
     """Grey levels of box-averaged scans (``N x box*box``): full pixels at the digit's peak level (mostly
     252-254, seldom 255: :data:`_PEAK_LEVELS`), as real MNIST strokes.
 
     Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges.
     """
-    scaled = _PEAK_LUT[peaks[:, None], coverage]
+    scaled = _PEAK_LUT.take(coverage + (peaks * 256)[:, None])
     full = coverage == 255
     scaled[full & (u_pixel < _SATURATED)] = 255
     # A scan pixel is a coverage step of about 255 / SUPERSAMPLE**2: spread edge pixels over most of
     # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
-    edge = (coverage > 0) & ~full
+    rows, columns = np.nonzero((coverage > 0) & ~full)
     step = 0.75 * 255.0 / SUPERSAMPLE**2
-    spread = scaled[edge] + (u_pixel[edge] - 0.5) * step
-    ceiling = np.broadcast_to(_PEAK_VALUES[peaks][:, None], coverage.shape)[edge]
-    scaled[edge] = np.clip(spread + 0.5, 1, ceiling)
+    spread = scaled[rows, columns] + (u_pixel[rows, columns] - 0.5) * step
+    scaled[rows, columns] = np.clip(spread + 0.5, 1, _PEAK_VALUES[peaks[rows]])
     return scaled
 
 
 def _centre_by_mass(images: np.ndarray) -> np.ndarray:
-    """Translate each image by whole pixels so its centre of mass lands on pixel (size/2, size/2), as
-    MNIST did (its centres of mass spread +-0.5 pixel around the centre). The sums are integers, exact
-    in any order."""
-    count, size = images.shape[0], images.shape[1]
-    columns, rows = images.sum(axis=1, dtype=np.int64), images.sum(axis=2, dtype=np.int64)
-    mass = columns.sum(axis=1)
-    inked = mass > 0
-    grid = _grid(size)
-    divisor = np.where(inked, mass, 1).astype(np.float64)
-    dx = np.where(inked, np.rint(size / 2.0 - (columns @ grid) / divisor), 0).astype(np.intp)
-    dy = np.where(inked, np.rint(size / 2.0 - (rows @ grid) / divisor), 0).astype(np.intp)
-    if not (dx.any() or dy.any()):
-        return images
-    ys = np.arange(size)[None, :] - dy[:, None]  # the source row of each output row
-    xs = np.arange(size)[None, :] - dx[:, None]
-    inside = ((ys >= 0) & (ys < size))[:, :, None] & ((xs >= 0) & (xs < size))[:, None, :]
-    moved = images[np.arange(count)[:, None, None], ys.clip(0, size - 1)[:, :, None], xs.clip(0, size - 1)[:, None, :]]
-    return np.where(inside, moved, 0).astype(np.uint8)
+    """Translate each image (in place) by whole pixels so its centre of mass lands on pixel
+    (size/2, size/2), as MNIST did (its centres of mass spread +-0.5 pixel around the centre). The
+    sums are integers, exact in any order."""
+    size = images.shape[1]
+    columns = np.add.reduce(images, axis=1, dtype=np.int64)
+    mass = np.add.reduce(columns, axis=1)
+    grid, divisor = _grid(size), np.maximum(mass, 1)
+    dx = np.rint(size / 2.0 - (columns @ grid) / divisor).tolist()
+    dy = np.rint(size / 2.0 - (np.add.reduce(images, axis=2, dtype=np.int64) @ grid) / divisor).tolist()
+    for image, x, y, inked in zip(images, dx, dy, mass.tolist()):
+        if not inked or (x == 0 and y == 0):  # a blank image stays as it is
+            continue
+        x, y = int(x), int(y)
+        moved = np.zeros_like(image)
+        moved[max(y, 0) : size + min(y, 0), max(x, 0) : size + min(x, 0)] = \
+            image[max(-y, 0) : size + min(-y, 0), max(-x, 0) : size + min(-x, 0)]
+        image[...] = moved
+    return images

@@ -159,9 +159,10 @@ def test_a_bad_worker_count_is_a_clear_import_error(recipe_path, monkeypatch, va
     assert f"{recipe_path}: workers must be a whole number" in error_text(error.value)
 
 
-def test_a_failed_draw_in_a_worker_names_the_item(recipe_path, monkeypatch, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_draw_in_a_worker_names_the_item(recipe_path, monkeypatch, tmp_path, workers):
     counting_renders(monkeypatch, fail_at=150)  # forked workers inherit the broken pen
-    dataset = dm.Dataset.import_from(recipe_path, "mnist_synthetic", workers=2)
+    dataset = dm.Dataset.import_from(recipe_path, "mnist_synthetic", workers=workers)
     with pytest.raises(DatasetExportError) as error:
         dataset.export(str(tmp_path / "out"), "mnist", save_media=True)
     message = error_text(error.value)
