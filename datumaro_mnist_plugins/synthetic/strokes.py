@@ -11,8 +11,8 @@ Why it is built this way:
   costs one small matrix product, which keeps generation fast (thousands of digits per second on one
   core).
 * A sample jitters the control points (points shared by two strokes stay shared: a corner stays a
-  corner, a pen lift stays a gap), applies slant, rotation and aspect (plus a per-class slant and width
-  calibrated on MNIST's statistics, :data:`CLASS_SHAPE`), and bends the pen path with an elastic
+  corner, a pen lift stays a gap), applies slant, rotation and aspect (after a per-class bend compiled
+  in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`), and bends the pen path with an elastic
   distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a
   Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
@@ -77,8 +77,19 @@ class _Glyph:
     open_strokes: Tuple[bool, ...]  # strokes with two ends (a closed loop needs no round pen ends)
 
 
-def _compile(name: str, strokes: Sequence[Stroke], shape: np.ndarray) -> _Glyph:
-    """Compile an allograph, its points transformed by the 2x2 *shape* (class slant and width)."""
+def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
+    """Unit-box points bent by a class's :data:`CLASS_SHAPE`: ``waist`` moves the middle down
+    (``sin(pi y)``: a 6's loop shrinks, a 9's grows), ``bow`` bends the middle right, ``taper`` widens
+    the top and narrows the bottom; then ``width`` and ``slant`` (a shear about the centre)."""
+    slant, width, waist, bow, taper = shape
+    x, y = points[:, 0] - 0.5, points[:, 1]
+    bend = np.sin(np.pi * np.clip(y, 0.0, 1.0))
+    x = (x * (1.0 + taper * (0.5 - y)) + bow * bend) * width - math.tan(math.radians(slant)) * (y - 0.5)
+    return np.stack([x + 0.5, y + waist * bend], axis=1)
+
+
+def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...]) -> _Glyph:
+    """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`)."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -94,19 +105,17 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: np.ndarray) -> _Glyph:
         np.add.at(block.T, index, rows.T)
         blocks.append(block)
         bounds.append(bounds[-1] + len(rows))
-    points = (np.array(list(keys), dtype=np.float64) - 0.5) @ shape.T + 0.5
+    points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
     return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes))
 
 
-def _compile_table() -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
-    """Per digit: its compiled allographs and their cumulative probabilities."""
+def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
+    """Per digit: its compiled allographs (bent by *shapes*) and their cumulative probabilities."""
     table = []
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        slant, width = CLASS_SHAPE[digit]
-        shape = np.array([[width, -math.tan(math.radians(slant))], [0.0, 1.0]])
-        glyphs = tuple(_compile(name, strokes, shape) for name, (_, strokes) in variants.items())
+        glyphs = tuple(_compile(name, strokes, shapes[digit]) for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
 
