@@ -149,9 +149,10 @@ def scan_digit(digit: int, rng: np.random.Generator, style: DigitStyle = DigitSt
     return scan_digits([digit], [rng], style)[0]
 
 
-def scan_digits(digits: Sequence[int], rngs: Iterable[np.random.Generator], style: DigitStyle = DigitStyle()) -> List[Scan]:
+def scan_digits(digits: Sequence[int], rngs: Iterable[np.random.Generator],
+                style: DigitStyle = DigitStyle()) -> List[Scan]:
     """:func:`scan_digit` of each digit with its stream (*rngs* may re-seed one generator from item to
-    item): the same scans, the pen paths of a block's digits computed a glyph at a time."""
+    item): the same scans, the pen paths of a block's digits computed together (:func:`_scan_pens`)."""
     pens = []
     for digit, rng in zip(digits, rngs):
         glyphs, cumulative = _GLYPHS[_check_digit(digit)]
@@ -217,6 +218,8 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
     Every step is elementwise, exact (a minimum, a maximum), or a matrix product per digit of the
     shape it has alone (stacked, for the digits of a glyph or of a path length): each digit's numbers
     are the ones it gets alone, in any block."""
+    if not pens:
+        return []
     groups: Dict[int, List[int]] = {}
     for k, pen in enumerate(pens):
         groups.setdefault(id(pen.glyph), []).append(k)
@@ -240,7 +243,8 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
         dense = fit_box(dense, starts, line_box, size / 2.0, FIELD_STEPS, 0.5)
         _wobble(dense, order, lengths, starts.tolist(), style)
     # To scan coordinates: SUPERSAMPLE scan pixels a pixel, the ink's box centred on the canvas.
-    canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip((line_box * SUPERSAMPLE).tolist(), order)]
+    sides = (line_box * SUPERSAMPLE).tolist()
+    canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip(sides, order)]
     dense = fit_box(dense, starts, line_box * SUPERSAMPLE, np.array(canvas) / 2.0)
     scans: List[Optional[Scan]] = [None] * len(pens)
     for k, pen, start, length, side in zip([k for group in members for k in group], order, starts.tolist(),

@@ -26,7 +26,7 @@ from datumaro_mnist_plugins.synthetic.parallel import WORKERS_ENV, RenderError, 
 from ..conftest import error_text, run_datum
 from .test_mnist_synthetic import write_recipe
 
-#: 32x32 digits: 48 to a block, so a few hundred items span several blocks.
+#: 32x32 digits: 96 to a block, so a few hundred items span several blocks.
 RECIPE = {
     "seed": 7,
     "subsets": {
@@ -274,7 +274,8 @@ def test_a_stream_holds_a_few_blocks_and_draws_each_once(tmp_path, monkeypatch):
     path = write_recipe(tmp_path, {"seed": 1, "subsets": {"train": 1500}})
     for item in dm.StreamDataset.import_from(path, "mnist_synthetic", workers=2):
         item.media.data
-    assert sorted(submitted) == [("train", b) for b in range(-(-1500 // 62))]  # 62 digits of 28x28 a block
+    per_block = parallel._BLOCK_BYTES // 28**2  # digits of 28x28 a block
+    assert sorted(submitted) == [("train", b) for b in range(-(-1500 // per_block))]
     assert max(held) <= 2 * 4 + 2  # the read-ahead window (4 blocks a worker) and the block being read
 
 
