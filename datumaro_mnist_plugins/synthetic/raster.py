@@ -36,8 +36,13 @@ _PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.
 _PEAK_LUT = np.concatenate([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS]).astype(np.uint8)
 _PEAK_VALUES = np.array([level for level, _ in _PEAK_LEVELS], dtype=np.float64)
 _PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
-#: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
-_SATURATED = 0.054
+#: How many full pixels are at 255 nonetheless in a digit whose peak is below 255 (0, 1, 2, ... 6), and
+#: how often: real MNIST has 1-2 whatever the digit's size (first half of mnist-dev; the second agrees).
+_SATURATED_CUMULATIVE = np.cumsum((0.105, 0.606, 0.172, 0.063, 0.030, 0.015, 0.009))[:-1]
+#: Those 255s sit on a lattice of every ``box / _LATTICE_STEPS`` pixels (5 in MNIST's 20-px box): NIST's
+#: 128-px scans went into 20 px, 6.4 scan pixels to one, so every 5th pixel's footprint aligns with the
+#: scan grid and a full one sums to exactly 255 (in real digits two 255s are mostly 5 or 10 px apart).
+_LATTICE_STEPS = 4
 
 #: The elastic field is read at pen positions rounded to this fraction of a pixel.
 FIELD_STEPS = 8
@@ -144,7 +149,8 @@ class Scan(NamedTuple):
     coverage: Image.Image  # box x box, mode L: ink coverage of each pixel of the box, 0-255
     box: int
     peak: int  # index into _PEAK_LEVELS
-    u_pixel: np.ndarray  # (box * box,) uniforms: saturated full pixels, edge spread
+    u_pixel: np.ndarray  # (box * box,) uniforms: which full pixels saturate, edge spread
+    u_saturated: np.ndarray  # (3,) uniforms: how many full pixels are at 255, the lattice's row and column
     noise: Optional[np.ndarray]  # (size, size) additive noise, or None
 
 
@@ -160,9 +166,10 @@ def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequenc
         canvas.paste(0, (0, 0, canvas_size, canvas_size))
     peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_LEVELS) - 1)
     u_pixel = rng.random(box * box)
+    u_saturated = rng.random(3)
     size = style.image_size
     noise = rng.normal(0.0, style.noise * 255.0, (size, size)) if style.noise > 0 else None
-    return Scan(coverage, box, peak, u_pixel, noise)
+    return Scan(coverage, box, peak, u_pixel, u_saturated, noise)
 
 
 def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> Image.Image:
@@ -188,8 +195,10 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     for box in sorted({s.box for s in scans}):
         rows = [i for i, s in enumerate(scans) if s.box == box]
         group = [scans[i] for i in rows]
-        levels = _ink_levels(_side_by_side([s.coverage for s in group], box), np.array([s.peak for s in group]),
-                             np.stack([s.u_pixel for s in group]))
+        coverage = _side_by_side([s.coverage for s in group], box)
+        u_pixel = np.stack([s.u_pixel for s in group])
+        levels = _ink_levels(coverage, np.array([s.peak for s in group]), u_pixel)
+        _saturate(levels, coverage == 255, u_pixel, np.stack([s.u_saturated for s in group]), box)
         at = (size - box) // 2
         images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
     images = _centre_by_mass(images)
@@ -219,7 +228,6 @@ def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) ->
     """
     scaled = _PEAK_LUT.take(coverage + (peaks * 256)[:, None])
     full = coverage == 255
-    scaled[full & (u_pixel < _SATURATED)] = 255
     # A scan pixel is a coverage step of about 255 / SUPERSAMPLE**2: spread edge pixels over most of
     # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
     rows, columns = np.nonzero((coverage > 0) & ~full)
@@ -227,6 +235,26 @@ def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) ->
     spread = scaled[rows, columns] + (u_pixel[rows, columns] - 0.5) * step
     scaled[rows, columns] = np.clip(spread + 0.5, 1, _PEAK_VALUES[peaks[rows]])
     return scaled
+
+
+def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_saturated: np.ndarray, box: int) -> None:
+    """Set a few full pixels of each digit (rows of ``N x box*box``) to 255, in place: as many as
+    :data:`_SATURATED_CUMULATIVE` draws, full pixels on the digit's lattice first, then any full ones."""
+    counts = np.searchsorted(_SATURATED_CUMULATIVE, u_saturated[:, 0], side="right")
+    most = int(counts.max(initial=0))
+    if most == 0:
+        return
+    step = max(2, round(box / _LATTICE_STEPS))
+    phase = (u_saturated[:, 1:] * step).astype(np.intp)  # N x (row, column)
+    index = np.arange(box)
+    on_row = (index[None, :] - phase[:, :1]) % step == 0
+    on_column = (index[None, :] - phase[:, 1:]) % step == 0
+    lattice = (on_row[:, :, None] & on_column[:, None, :]).reshape(len(levels), box * box)
+    score = np.where(full, 1.0 + lattice + u_pixel, 0.0)  # lattice before the rest, at random among each
+    chosen = np.argsort(-score, axis=1, kind="stable")[:, :most]
+    rows = np.arange(len(levels))[:, None]
+    keep = (np.arange(most)[None, :] < counts[:, None]) & full[rows, chosen]
+    levels[np.broadcast_to(rows, chosen.shape)[keep], chosen[keep]] = 255
 
 
 def _centre_by_mass(images: np.ndarray) -> np.ndarray:

@@ -189,6 +189,12 @@ def test_mnist_normalization_of_a_binary_scan():
     assert all(p[:4].sum() == 0 or p[:4].max() >= 0.8 * p[:4].sum() for p in peaks)  # one level a digit
     inked = images[images > 0]
     assert 0.005 < (inked == 255).mean() < 0.1
+    # as in MNIST, a digit whose full pixels peak below 255 has a few pixels at 255 whatever its size
+    # (mostly one), not a share of its full pixels: the 255-count of the rest is spread over many
+    saturated = (images == 255).sum(axis=(1, 2))
+    few = saturated[saturated < np.array([p[:4].max() for p in peaks])]
+    assert len(few) > 0.85 * len(images) and few.max() <= 6
+    assert 0.45 < (few == 1).mean() < 0.8 and 0.03 < (few == 0).mean() < 0.25
 
 
 def test_twin_style_follows_what_it_sees():
