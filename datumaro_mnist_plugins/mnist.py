@@ -63,7 +63,7 @@ from .items import MAX_ID_CHARS, make_item, subset_from_file
 from .labels import NO_LABEL, label_categories, label_names_of
 from .sidecar import Sidecar, SidecarCollector
 from .subset_names import SubsetFile
-from .files import recover_interrupted_export
+from .files import opens_one_export, recover_interrupted_export
 
 IMAGES_KIND = "images-idx3-ubyte"
 LABELS_KIND = "labels-idx1-ubyte"
@@ -217,6 +217,7 @@ class MnistBase(SubsetBase):
     EMNIST split: the file's name says which split it is.
     """
 
+    @opens_one_export
     def __init__(
         self,
         path: str,

@@ -42,7 +42,7 @@ from .items import make_item, subset_from_file
 from .labels import NO_LABEL, label_categories, load_label_names
 from .sidecar import Sidecar, SidecarCollector
 from .subset_names import SubsetFile
-from .files import recover_interrupted_export
+from .files import opens_one_export, recover_interrupted_export
 from .codecs.idx import IdxFormatError, open_regular
 from .items import built_in_batches, image_size, new_image, subsets_side_by_side
 
@@ -105,6 +105,7 @@ def write_sidecar(path: str, sidecar: Sidecar) -> None:
 class MnistCsvBase(SubsetBase):
     """One subset of an MNIST CSV dataset; *path* is its ``*mnist_<subset>.csv`` file."""
 
+    @opens_one_export
     def __init__(
         self,
         path: str,
