@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from datumaro.components.dataset import Dataset, StreamDataset
-from datumaro.components.errors import NotAvailableError
+from datumaro.components.errors import DatasetExportError, NotAvailableError
 
 from .test_transaction import digits, exit_status, forked, tree
 
@@ -72,3 +72,23 @@ def test_an_in_place_export_of_a_stream_dataset_fails_in_datumaro_before_anythin
     dataset = Dataset.import_from(str(source), fmt)
     dataset.export(str(source), fmt, save_media=True)
     assert (source / "NOTES.md").read_text() == "mine" and len(Dataset.import_from(str(source), fmt)) == 4
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Datumaro's Dataset.export removes a folder it made when the export fails, "
+                                       "with whatever another export committed into it meanwhile")
+def test_a_failed_dataset_export_never_removes_an_export_that_committed_meanwhile(tmp_path, monkeypatch):
+    out = tmp_path / "out"  # absent when Dataset.export starts: Datumaro will rmtree it if the export fails
+    dataset = digits(3, 1)
+    exporter = dataset.env.exporters["mnist"]
+    real_convert = exporter.convert.__func__
+
+    def committed_elsewhere_then_fails(cls, _dataset, save_dir, **options):
+        real_convert(cls, digits(5, 2), save_dir, **options)  # another process's export, which succeeds
+        raise DatasetExportError("this export fails (a bad item)")
+
+    monkeypatch.setattr(exporter, "convert", classmethod(committed_elsewhere_then_fails))
+    with pytest.raises(DatasetExportError):
+        dataset.export(str(out), "mnist", save_media=True)
+    monkeypatch.undo()
+    assert out.is_dir(), "the other export, which reported success, is gone"
+    assert len(Dataset.import_from(str(out), "mnist")) == 5
