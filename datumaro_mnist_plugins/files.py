@@ -101,8 +101,8 @@ def recover_interrupted_export(path: str) -> None:
 @contextmanager
 def consistent_read(folder: str) -> Iterator[None]:
     """Hold off commits to *folder* while the body opens its files: they are all the old export's, or
-    all the new one's (a commit replaces names, not files already open). Commits wait a few ms at most:
-    the lock is held only while files are opened, and a commit holds it only while it moves entries."""
+    all the new one's (a commit replaces names, not files already open). The lock is held only while an
+    extractor opens (and reads what it reads up front) and a commit only while it moves entries."""
     dest = Destination.of(folder)
     while True:
         with ExitStack() as lock:
