@@ -586,134 +586,150 @@ def faster(reference: Result, ours: Result) -> str:
     return f"{ratio:,.1f}× faster" if ratio >= 1 else f"{1 / ratio:.2f}× slower"
 
 
-def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup: dict, notes: List[str]) -> List[Row]:
-    rows: List[Row] = []
+def mem(*pairs: Optional[Result]) -> str:
+    return " / ".join(f"{res.peak_mb:.0f} MB" for res in pairs if res is not None)
+
+
+def timed(result: Result) -> str:
+    return seconds(result.median) + runs_note(result)
+
+
+def mnist_import_rows(args, sizes: Sizes, r: Dict[str, Optional[Result]]) -> List[Row]:
     n = f"{sizes.total:,}"
-    r = results
-
-    def mem(*pairs) -> str:
-        return " / ".join(f"{res.peak_mb:.0f} MB" for res in pairs if res is not None)
-
-    # --- mnist import
     ours, builtin, hand, hand_ds = r["import_ours"], r["import_builtin"], r["hand_items"], r["hand_dataset"]
-    rows.append(Row(
-        "`mnist` eager import (`Dataset.import_from` + every image read)", n,
-        seconds(ours.median) + runs_note(ours), "built-in: " + seconds(builtin.median) + runs_note(builtin),
-        faster(builtin, ours), mem(ours, builtin),
-    ))
     ratio = ours.median / hand.median
-    rows.append(Row(
-        "`mnist` eager import vs the floor", n, seconds(ours.median),
-        "same items built by hand from numpy arrays: " + seconds(hand.median) + runs_note(hand),
-        f"{ratio:.2f}× the floor (CPU time: {ours.cpu_median / hand.cpu_median:.2f}×)", mem(hand),
-        "≤ 1.15× the floor", sized_check(args, ratio <= 1.15),
-    ))
-    rows.append(Row(
-        "(for scale) items by hand, put in a `Dataset` and read back", n, "",
-        seconds(hand_ds.median) + runs_note(hand_ds), f"ours is {ours.median / hand_ds.median:.2f}× this", mem(hand_ds),
-    ))
+    return [
+        Row(
+            "`mnist` eager import (`Dataset.import_from` + every image read)", n,
+            timed(ours), "built-in: " + timed(builtin), faster(builtin, ours), mem(ours, builtin),
+        ),
+        Row(
+            "`mnist` eager import vs the floor", n, seconds(ours.median),
+            "same items built by hand from numpy arrays: " + timed(hand),
+            f"{ratio:.2f}× the floor (CPU time: {ours.cpu_median / hand.cpu_median:.2f}×)", mem(hand),
+            "≤ 1.15× the floor", sized_check(args, ratio <= 1.15),
+        ),
+        Row(
+            "(for scale) items by hand, put in a `Dataset` and read back", n, "",
+            timed(hand_ds), f"ours is {ours.median / hand_ds.median:.2f}× this", mem(hand_ds),
+        ),
+    ]
 
-    # --- mnist export
-    level = args.compress_level
+
+def mnist_export_rows(args, sizes: Sizes, r: Dict[str, Optional[Result]]) -> List[Row]:
+    n, level = f"{sizes.total:,}", args.compress_level
     ours, zl, small, small_builtin = r["export_ours"], r["zlib"], r["export_small_ours"], r["export_small_builtin"]
     est = small_builtin.median * (sizes.total / sizes.builtin_export) ** 2
-    rows.append(Row(
-        f"`mnist` export, `save_media`, gzip level {level}", n, seconds(ours.median) + runs_note(ours),
-        f"built-in: capped at {sizes.builtin_export:,} items (quadratic: {sizes.total:,} would take ~{est / 60:.0f} min)",
-        "", mem(ours), "≤ 2 s", sized_check(args, ours.median <= 2),
-    ))
     ratio = ours.median / zl.median
-    rows.append(Row(
-        f"`mnist` export vs zlib alone, level {level}", n, seconds(ours.median),
-        f"zlib on the same {zl.info['bytes'] / 1e6:.0f} MB: " + seconds(zl.median) + runs_note(zl),
-        f"{ratio:.2f}× zlib", mem(zl), "≤ 1.3× zlib", sized_check(args, ratio <= 1.3),
-    ))
     speedup = small_builtin.median / small.median
-    rows.append(Row(
-        f"`mnist` export, `save_media`, {sizes.builtin_export:,} real digits", f"{sizes.builtin_export:,}",
-        seconds(small.median) + runs_note(small), "built-in: " + seconds(small_builtin.median) + runs_note(small_builtin),
-        faster(small_builtin, small), mem(small, small_builtin), "≥ 100× faster", sized_check(args, speedup >= 100),
-    ))
+    return [
+        Row(
+            f"`mnist` export, `save_media`, gzip level {level}", n, timed(ours),
+            f"built-in: capped at {sizes.builtin_export:,} items (quadratic: {sizes.total:,} would take ~{est / 60:.0f} min)",
+            "", mem(ours), "≤ 2 s", sized_check(args, ours.median <= 2),
+        ),
+        Row(
+            f"`mnist` export vs zlib alone, level {level}", n, seconds(ours.median),
+            f"zlib on the same {zl.info['bytes'] / 1e6:.0f} MB: " + timed(zl),
+            f"{ratio:.2f}× zlib", mem(zl), "≤ 1.3× zlib", sized_check(args, ratio <= 1.3),
+        ),
+        Row(
+            f"`mnist` export, `save_media`, {sizes.builtin_export:,} real digits", f"{sizes.builtin_export:,}",
+            timed(small), "built-in: " + timed(small_builtin),
+            faster(small_builtin, small), mem(small, small_builtin), "≥ 100× faster", sized_check(args, speedup >= 100),
+        ),
+    ]
 
-    # --- mnist_csv
+
+def versus_builtin(args, r: Dict[str, Optional[Result]], key: str, case: str, items: str, times: float) -> Row:
+    """A row of ours against the built-in (results ``<key>_ours``, ``<key>_builtin``), with a target of *times*."""
+    ours, builtin = r[f"{key}_ours"], r[f"{key}_builtin"]
+    return Row(
+        case, items, timed(ours), "built-in: " + timed(builtin), faster(builtin, ours), mem(ours, builtin),
+        f"≥ {times:g}× faster", sized_check(args, builtin.median / ours.median >= times),
+    )
+
+
+def csv_table_rows(args, sizes: Sizes, r: Dict[str, Optional[Result]]) -> List[Row]:
+    n, real = f"{sizes.total:,}", sizes.builtin_export
     if r.get("csv_import_ours") is None:
-        rows.append(Row("`mnist_csv` import / export", n, "skipped: this package registers no `mnist_csv` yet", "", "", ""))
-    else:
-        ours, builtin = r["csv_import_ours"], r["csv_import_builtin"]
-        speedup = builtin.median / ours.median
-        rows.append(Row(
-            "`mnist_csv` eager import (every image read)", n, seconds(ours.median) + runs_note(ours),
-            "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
-            mem(ours, builtin), "≥ 10× faster", sized_check(args, speedup >= 10),
-        ))
-        ours, builtin = r["csv_export_ours"], r["csv_export_builtin"]
-        speedup = builtin.median / ours.median
-        rows.append(Row(
-            "`mnist_csv` export, `save_media`", n, seconds(ours.median) + runs_note(ours),
-            "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
-            mem(ours, builtin), "≥ 3× faster", sized_check(args, speedup >= 3),
-        ))
-        real = sizes.builtin_export
-        for count, what in ((real, f"the {real:,} real digits"), (2 * real, "the real digits twice")):
-            ours, builtin = r[f"csv_import_{count}_ours"], r[f"csv_import_{count}_builtin"]
-            rows.append(Row(
-                f"`mnist_csv` eager import, {what}", f"{count:,}", seconds(ours.median) + runs_note(ours),
-                "built-in: " + seconds(builtin.median) + runs_note(builtin), faster(builtin, ours),
-                mem(ours, builtin), "≥ 10× faster", sized_check(args, builtin.median / ours.median >= 10),
-            ))
-        ours, builtin = r["csv_export_small_ours"], r["csv_export_small_builtin"]
-        rows.append(Row(
-            f"`mnist_csv` export, `save_media`, the {real:,} real digits", f"{real:,}",
-            seconds(ours.median) + runs_note(ours), "built-in: " + seconds(builtin.median) + runs_note(builtin),
-            faster(builtin, ours), mem(ours, builtin), "≥ 3× faster", sized_check(args, builtin.median / ours.median >= 3),
-        ))
+        return [Row("`mnist_csv` import / export", n, "skipped: this package registers no `mnist_csv` yet", "", "", "")]
+    rows = [
+        versus_builtin(args, r, "csv_import", "`mnist_csv` eager import (every image read)", n, 10),
+        versus_builtin(args, r, "csv_export", "`mnist_csv` export, `save_media`", n, 3),
+    ]
+    for count, what in ((real, f"the {real:,} real digits"), (2 * real, "the real digits twice")):
+        rows.append(versus_builtin(args, r, f"csv_import_{count}", f"`mnist_csv` eager import, {what}", f"{count:,}", 10))
+    rows.append(versus_builtin(
+        args, r, "csv_export_small", f"`mnist_csv` export, `save_media`, the {real:,} real digits", f"{real:,}", 3
+    ))
+    return rows
 
-    # --- mnist_synthetic
+
+def synthetic_rows(args, sizes: Sizes, r: Dict[str, Optional[Result]]) -> List[Row]:
     synth = r.get("synthetic")
     if synth is None:
-        rows.append(Row("`mnist_synthetic` generation", "", "skipped: this package registers no `mnist_synthetic` yet", "", "", ""))
-    else:
-        rows.append(Row(
+        return [Row("`mnist_synthetic` generation", "", "skipped: this package registers no `mnist_synthetic` yet", "", "", "")]
+    render = r["synthetic_render"]
+    render_rate = sizes.synthetic / render.cpu_median
+    return [
+        Row(
             "`mnist_synthetic` generation (import a recipe, every image read)", f"{sizes.synthetic:,}",
             rate(sizes.synthetic, synth) + runs_note(synth), "", "", mem(synth),
-        ))
-        render = r["synthetic_render"]
-        render_rate = sizes.synthetic / render.cpu_median
-        rows.append(Row(
+        ),
+        Row(
             "`mnist_synthetic` drawing alone (`render_digit`, one core, CPU time)", f"{sizes.synthetic:,}",
             f"{render_rate:,.0f} images/s" + runs_note(render), "", "", mem(render),
             "≥ 5,000 images/s", sized_check(args, render_rate >= 5000),
-        ))
+        ),
+    ]
 
-    # --- streaming
+
+def stream_rows(args, sizes: Sizes, r: Dict[str, Optional[Result]]) -> List[Row]:
     stream, hand_stream = r["stream"], r["hand_stream"]
     ours_rate, hand_rate = sizes.stream / stream.median, sizes.hand_stream / hand_stream.median
-    rows.append(Row(
-        "streaming import of one uncompressed IDX file (`StreamDataset`), every image read",
-        f"{sizes.stream:,}", rate(sizes.stream, stream) + runs_note(stream),
-        "items built by hand: " + rate(sizes.hand_stream, hand_stream) + runs_note(hand_stream),
-        f"{ours_rate / hand_rate:.0%} of the floor's rate (CPU time: "
-        f"{(sizes.stream / stream.cpu_median) / (sizes.hand_stream / hand_stream.cpu_median):.0%})",
-        mem(stream, hand_stream),
-        "≥ 80% of the floor's rate", sized_check(args, ours_rate >= 0.8 * hand_rate),
-    ))
-    rows.append(Row(
-        "streaming import: peak memory", f"{sizes.stream:,}", f"{stream.peak_mb:.0f} MB",
-        f"the file: {sizes.stream * 784 / 1e6:,.0f} MB", "", "", "< 300 MB", sized_check(args, stream.peak_mb < 300),
-    ))
+    cpu_ratio = (sizes.stream / stream.cpu_median) / (sizes.hand_stream / hand_stream.cpu_median)
+    return [
+        Row(
+            "streaming import of one uncompressed IDX file (`StreamDataset`), every image read",
+            f"{sizes.stream:,}", rate(sizes.stream, stream) + runs_note(stream),
+            "items built by hand: " + rate(sizes.hand_stream, hand_stream) + runs_note(hand_stream),
+            f"{ours_rate / hand_rate:.0%} of the floor's rate (CPU time: {cpu_ratio:.0%})",
+            mem(stream, hand_stream),
+            "≥ 80% of the floor's rate", sized_check(args, ours_rate >= 0.8 * hand_rate),
+        ),
+        Row(
+            "streaming import: peak memory", f"{sizes.stream:,}", f"{stream.peak_mb:.0f} MB",
+            f"the file: {sizes.stream * 784 / 1e6:,.0f} MB", "", "", "< 300 MB", sized_check(args, stream.peak_mb < 300),
+        ),
+    ]
 
-    # --- start-up
+
+def startup_rows(sizes: Sizes, startup: dict) -> List[Row]:
     diff = startup["wall_on_ms"] - startup["wall_off_ms"]
-    rows.append(Row(
-        "start-up: `python -c pass`, hook on vs `DATUMARO_MNIST_PLUGINS_DISABLE=1`", f"{sizes.startup_runs} runs each",
-        f"{startup['wall_on_ms']:.1f} ms", f"{startup['wall_off_ms']:.1f} ms", f"{diff:+.2f} ms", "",
-        "< 2 ms", check(diff < 2),
-    ))
-    rows.append(Row(
-        "start-up: `python -X importtime -c pass`, our modules (cumulative)", "", f"{startup['importtime_ms']:.2f} ms",
-        "", "", "", "< 2 ms", check(startup["importtime_ms"] < 2),
-    ))
-    return rows
+    return [
+        Row(
+            "start-up: `python -c pass`, hook on vs `DATUMARO_MNIST_PLUGINS_DISABLE=1`", f"{sizes.startup_runs} runs each",
+            f"{startup['wall_on_ms']:.1f} ms", f"{startup['wall_off_ms']:.1f} ms", f"{diff:+.2f} ms", "",
+            "< 2 ms", check(diff < 2),
+        ),
+        Row(
+            "start-up: `python -X importtime -c pass`, our modules (cumulative)", "", f"{startup['importtime_ms']:.2f} ms",
+            "", "", "", "< 2 ms", check(startup["importtime_ms"] < 2),
+        ),
+    ]
+
+
+def build_rows(args, sizes: Sizes, results: Dict[str, Optional[Result]], startup: dict) -> List[Row]:
+    """The table's rows, by format, in the order of the benchmark page."""
+    return (
+        mnist_import_rows(args, sizes, results)
+        + mnist_export_rows(args, sizes, results)
+        + csv_table_rows(args, sizes, results)
+        + synthetic_rows(args, sizes, results)
+        + stream_rows(args, sizes, results)
+        + startup_rows(sizes, startup)
+    )
 
 
 def render(rows: List[Row], header: List[str], notes: List[str]) -> str:
@@ -750,7 +766,7 @@ def machine_header(args, sizes: Sizes, data: str, baseline: Result, load: float)
     ]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smaller run (7,000 items, 100,000 streamed)")
     parser.add_argument("--reps", type=int, default=7, help="runs per case (median reported; default %(default)s)")
@@ -763,6 +779,113 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--tmp", default=None, help="where to build the inputs (a temporary folder inside it)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
+    return parser
+
+
+def build_inputs(tmp: str, data: str, sizes: Sizes, formats: Dict[str, bool]) -> Dict[str, str]:
+    """The input folders of the cases, written under *tmp*: name -> folder."""
+    print(f"building inputs in {tmp} ...", file=sys.stderr, flush=True)
+    images, labels = load_digits(data)
+    folders = {name: osp.join(tmp, name) for name in ("mnist", "mnist-small", "csv", "stream")}
+    split = {"train": (tiled(images, sizes.train), tiled(labels, sizes.train)),
+             "t10k": (tiled(images, sizes.test), tiled(labels, sizes.test))}
+    write_mnist(folders["mnist"], split)
+    write_mnist(folders["mnist-small"], {"t10k": (tiled(images, sizes.builtin_export), tiled(labels, sizes.builtin_export))})
+    write_raw_images(folders["stream"], images, labels, sizes.stream)
+    if formats["mnist_csv"]:
+        write_csv(folders["csv"], {"train": split["train"], "test": split["t10k"]})
+        for count in (sizes.builtin_export, 2 * sizes.builtin_export):
+            folders[f"csv-{count}"] = osp.join(tmp, f"csv-{count}")
+            write_csv(folders[f"csv-{count}"], {"test": (tiled(images, count), tiled(labels, count))})
+    return folders  # each case forks this process: the arrays go out of scope here
+
+
+def run_mnist_cases(runner: Runner, args, sizes: Sizes, folders: Dict[str, str]) -> Dict[str, Result]:
+    mnist_dir, small_dir = folders["mnist"], folders["mnist-small"]
+    common = {"path": mnist_dir, "format": "mnist", "items": sizes.total}
+    level = {"options": {"compress_level": args.compress_level}}
+    return {
+        "import_ours": runner.run("import", impl="ours", **common),
+        "import_builtin": runner.run("import", builtin=True, impl="builtin", **common),
+        "hand_items": runner.run("hand_items", path=mnist_dir),
+        "hand_dataset": runner.run("hand_items", path=mnist_dir, dataset=True),
+        "export_ours": runner.run("export", impl="ours", path=mnist_dir, format="mnist", **level),
+        "zlib": runner.run("zlib", path=mnist_dir, level=args.compress_level),
+        "export_small_ours": runner.run("export", impl="ours", path=small_dir, format="mnist", **level),
+        "export_small_builtin": runner.run("export", builtin=True, impl="builtin", path=small_dir, format="mnist", reps=1),
+    }
+
+
+def run_csv_cases(runner: Runner, sizes: Sizes, folders: Dict[str, str]) -> Dict[str, Result]:
+    mnist_dir, small_dir = folders["mnist"], folders["mnist-small"]
+    common = {"path": folders["csv"], "format": "mnist_csv", "items": sizes.total}
+    results = {
+        "csv_import_ours": runner.run("import", impl="ours", **common),
+        "csv_import_builtin": runner.run("import", builtin=True, impl="builtin", reps=1, **common),
+        "csv_export_ours": runner.run("export", impl="ours", path=mnist_dir, format="mnist_csv"),
+        "csv_export_builtin": runner.run("export", builtin=True, impl="builtin", path=mnist_dir, format="mnist_csv", reps=1),
+    }
+    for count in (sizes.builtin_export, 2 * sizes.builtin_export):  # the sizes the issue names
+        common = {"path": folders[f"csv-{count}"], "format": "mnist_csv", "items": count}
+        results[f"csv_import_{count}_ours"], results[f"csv_import_{count}_builtin"] = runner.alternate(
+            "import", rounds=3, ours={"impl": "ours", "reps": 5, **common}, builtin={"impl": "builtin", "reps": 1, **common},
+        )
+    results["csv_export_small_ours"] = runner.run("export", impl="ours", path=small_dir, format="mnist_csv")
+    results["csv_export_small_builtin"] = runner.run(
+        "export", builtin=True, impl="builtin", path=small_dir, format="mnist_csv", reps=3
+    )
+    return results
+
+
+def run_cases(args, tmp: str, sizes: Sizes, folders: Dict[str, str], formats, notes: List[str]):
+    """Every case, each in fresh processes: (results by name, start-up costs)."""
+    runner = Runner(args, tmp)
+    results: Dict[str, Optional[Result]] = {"baseline": runner.run("baseline")}
+    results.update(run_mnist_cases(runner, args, sizes, folders))
+    if formats["mnist_csv"]:
+        results.update(run_csv_cases(runner, sizes, folders))
+    else:
+        notes.append("`mnist_csv` rows skipped: the package does not register that format yet")
+    if formats["mnist_synthetic"]:
+        recipe = osp.join(tmp, "recipe.json")
+        with open(recipe, "w") as f:
+            json.dump({"seed": 0, "subsets": {"train": sizes.synthetic}}, f)
+        results["synthetic"] = runner.run("synthetic", path=recipe, items=sizes.synthetic, reps=3)
+        results["synthetic_render"] = runner.run("synthetic_render", items=sizes.synthetic, reps=3)
+    else:
+        notes.append("`mnist_synthetic` row skipped: the package does not register that format yet")
+    results["stream"] = runner.run("stream", path=folders["stream"], items=sizes.stream, reps=3, budget=60)
+    results["hand_stream"] = runner.run("hand_stream", path=folders["mnist"], items=sizes.hand_stream, reps=3)
+    print("  measuring start-up ...", file=sys.stderr, flush=True)
+    return results, startup_cost(sizes.startup_runs, osp.join(tmp, "pycache"))
+
+
+def method_notes(args, sizes: Sizes, started: float) -> List[str]:
+    return [
+        f"export rows: the dataset is already in memory (imported with ours, not timed); ours writes gzip IDX at "
+        f"`--compress-level {args.compress_level}` (the default), the built-in at gzip's level 9",
+        "zlib floor: `zlib.compressobj(level, wbits=31)` (gzip) on the bytes of the images files, in memory",
+        f"`mnist_csv` import of {sizes.builtin_export:,} and {2 * sizes.builtin_export:,} rows: ours and the built-in "
+        "in turns, 3 processes each (5 runs per process for ours, 1 for the built-in), runs pooled; each "
+        "process's first run is in its median",
+        "streaming: the file is in the page cache after it is written; 'read' = the array and one pixel of its "
+        "last row, which pages in every image",
+        "start-up: bytecode cached (PYTHONPYCACHEPREFIX in the temp folder), as after `pip install`",
+        f"whole run: {time.perf_counter() - started:.0f} s",
+    ]
+
+
+def write_table(args, text: str) -> None:
+    """The table to --markdown, else the untracked default; the committed one only with --record."""
+    markdown = args.markdown or (RECORDED_MARKDOWN if args.record else DEFAULT_MARKDOWN)
+    os.makedirs(osp.dirname(osp.abspath(markdown)), exist_ok=True)
+    with open(markdown, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"written to {markdown}", file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if args.case:
         child_main(args.case, args.params)
@@ -780,93 +903,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     formats = registered_formats()
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-
     tmp = tempfile.mkdtemp(prefix="mnist-bench-", dir=args.tmp)
     try:
-        print(f"building inputs in {tmp} ...", file=sys.stderr, flush=True)
-        images, labels = load_digits(data)
-        split = {"train": (tiled(images, sizes.train), tiled(labels, sizes.train)),
-                 "t10k": (tiled(images, sizes.test), tiled(labels, sizes.test))}
-        mnist_dir, small_dir, csv_dir, stream_dir = (osp.join(tmp, n) for n in ("mnist", "mnist-small", "csv", "stream"))
-        write_mnist(mnist_dir, split)
-        write_mnist(small_dir, {"t10k": (tiled(images, sizes.builtin_export), tiled(labels, sizes.builtin_export))})
-        write_raw_images(stream_dir, images, labels, sizes.stream)
-        if formats["mnist_csv"]:
-            write_csv(csv_dir, {"train": split["train"], "test": split["t10k"]})
-            for count in (sizes.builtin_export, 2 * sizes.builtin_export):
-                write_csv(osp.join(tmp, f"csv-{count}"), {"test": (tiled(images, count), tiled(labels, count))})
-        del split  # each case forks this process: keep it small
-
-        runner = Runner(args, tmp)
-        results: Dict[str, Optional[Result]] = {}
-        results["baseline"] = runner.run("baseline")
-        common = {"path": mnist_dir, "format": "mnist", "items": sizes.total}
-        results["import_ours"] = runner.run("import", impl="ours", **common)
-        results["import_builtin"] = runner.run("import", builtin=True, impl="builtin", **common)
-        results["hand_items"] = runner.run("hand_items", path=mnist_dir)
-        results["hand_dataset"] = runner.run("hand_items", path=mnist_dir, dataset=True)
-        level = {"options": {"compress_level": args.compress_level}}
-        results["export_ours"] = runner.run("export", impl="ours", path=mnist_dir, format="mnist", **level)
-        results["zlib"] = runner.run("zlib", path=mnist_dir, level=args.compress_level)
-        results["export_small_ours"] = runner.run("export", impl="ours", path=small_dir, format="mnist", **level)
-        results["export_small_builtin"] = runner.run(
-            "export", builtin=True, impl="builtin", path=small_dir, format="mnist", reps=1
-        )
-        if formats["mnist_csv"]:
-            common = {"path": csv_dir, "format": "mnist_csv", "items": sizes.total}
-            results["csv_import_ours"] = runner.run("import", impl="ours", **common)
-            results["csv_import_builtin"] = runner.run("import", builtin=True, impl="builtin", reps=1, **common)
-            results["csv_export_ours"] = runner.run("export", impl="ours", path=mnist_dir, format="mnist_csv")
-            results["csv_export_builtin"] = runner.run(
-                "export", builtin=True, impl="builtin", path=mnist_dir, format="mnist_csv", reps=1
-            )
-            for count in (sizes.builtin_export, 2 * sizes.builtin_export):  # the sizes the issue names
-                common = {"path": osp.join(tmp, f"csv-{count}"), "format": "mnist_csv", "items": count}
-                results[f"csv_import_{count}_ours"], results[f"csv_import_{count}_builtin"] = runner.alternate(
-                    "import", rounds=3, ours={"impl": "ours", "reps": 5, **common},
-                    builtin={"impl": "builtin", "reps": 1, **common},
-                )
-            results["csv_export_small_ours"] = runner.run("export", impl="ours", path=small_dir, format="mnist_csv")
-            results["csv_export_small_builtin"] = runner.run(
-                "export", builtin=True, impl="builtin", path=small_dir, format="mnist_csv", reps=3
-            )
-        else:
-            notes.append("`mnist_csv` rows skipped: the package does not register that format yet")
-        if formats["mnist_synthetic"]:
-            recipe = osp.join(tmp, "recipe.json")
-            with open(recipe, "w") as f:
-                json.dump({"seed": 0, "subsets": {"train": sizes.synthetic}}, f)
-            results["synthetic"] = runner.run("synthetic", path=recipe, items=sizes.synthetic, reps=3)
-            results["synthetic_render"] = runner.run("synthetic_render", items=sizes.synthetic, reps=3)
-        else:
-            notes.append("`mnist_synthetic` row skipped: the package does not register that format yet")
-        results["stream"] = runner.run("stream", path=stream_dir, items=sizes.stream, reps=3, budget=60)
-        results["hand_stream"] = runner.run("hand_stream", path=mnist_dir, items=sizes.hand_stream, reps=3)
-        print("  measuring start-up ...", file=sys.stderr, flush=True)
-        startup = startup_cost(sizes.startup_runs, osp.join(tmp, "pycache"))
+        folders = build_inputs(tmp, data, sizes, formats)
+        results, startup = run_cases(args, tmp, sizes, folders, formats, notes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-    notes += [
-        f"export rows: the dataset is already in memory (imported with ours, not timed); ours writes gzip IDX at "
-        f"`--compress-level {args.compress_level}` (the default), the built-in at gzip's level 9",
-        "zlib floor: `zlib.compressobj(level, wbits=31)` (gzip) on the bytes of the images files, in memory",
-        f"`mnist_csv` import of {sizes.builtin_export:,} and {2 * sizes.builtin_export:,} rows: ours and the built-in "
-        "in turns, 3 processes each (5 runs per process for ours, 1 for the built-in), runs pooled; each "
-        "process's first run is in its median",
-        "streaming: the file is in the page cache after it is written; 'read' = the array and one pixel of its "
-        "last row, which pages in every image",
-        "start-up: bytecode cached (PYTHONPYCACHEPREFIX in the temp folder), as after `pip install`",
-        f"whole run: {time.perf_counter() - started:.0f} s",
-    ]
-    rows = build_rows(args, sizes, results, startup, notes)
+    notes += method_notes(args, sizes, started)
+    rows = build_rows(args, sizes, results, startup)
     text = render(rows, machine_header(args, sizes, data, results["baseline"], load_before), notes)
     print(text)
-    markdown = args.markdown or (RECORDED_MARKDOWN if args.record else DEFAULT_MARKDOWN)
-    os.makedirs(osp.dirname(osp.abspath(markdown)), exist_ok=True)
-    with open(markdown, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"written to {markdown}", file=sys.stderr)
+    write_table(args, text)
     return 0
 
 

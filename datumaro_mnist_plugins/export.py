@@ -173,14 +173,10 @@ class StagedExporter(Exporter):
 class SubsetWriter:
     """Receives one subset's labels and pixels in item order; a format writes its files from them."""
 
-    def add(self, label: int, pixels: Optional[np.ndarray]) -> None:
+    def add(self, label: int, pixels: Optional[np.ndarray], item: DatasetItem, describe: Callable[[], str]) -> None:
+        """The item's label (or NO_LABEL) and pixels (None: not saved or no image); *item* for what else a
+        format stores (``mnist``: QMNIST's extended labels), *describe* names it in an error."""
         raise NotImplementedError
-
-    def add_label_attributes(self, attributes: dict, describe: Callable[[], str]) -> None:
-        """Called right after each add() with the attributes of the item's Label ({} if none).
-
-        Most formats store no attributes; ``mnist`` writes QMNIST's extended labels from them.
-        """
 
     def finish(self, collector: SidecarCollector) -> None:
         raise NotImplementedError
@@ -278,8 +274,7 @@ class DigitsExporter(StagedExporter):
                 check_export_id(item.id, describe)
                 label = item_label(item, label_count, describe)
                 pixels = gray_pixels(item, describe) if self._save_media else None
-                writer.add(label, pixels)
-                writer.add_label_attributes(label_attributes(item), describe)
+                writer.add(label, pixels, item, describe)
                 collector.add(item.id, pixels.shape if pixels is not None else (0, 0))
                 if image_files is not None and pixels is not None:
                     image_files.write(subset_name, item.id, pixels)

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 from datumaro.components.errors import DatasetExportError, DatasetImportError
 
 from .files import is_present, read_side_file
-from .labels import names_from_files
+from .labels import NO_LABEL, names_from_files
 
 DIGITS = list(string.digits)
 
@@ -182,12 +182,9 @@ def _kmnist_classmap(path: str) -> List[str]:
     return _names_by_index(path, table)
 
 
-_MAX_CLASSES = 255  # an IDX labels file holds 0..254 (255 = no label)
-
-
 def _add_name(path: str, where: str, table: Dict[int, str], index: int, name: str) -> None:
-    if not 0 <= index < _MAX_CLASSES:
-        raise DatasetImportError(f"{path}: {where}: class index {index} is outside 0..{_MAX_CLASSES - 1}")
+    if not 0 <= index < NO_LABEL:  # an IDX labels file holds classes 0..254; 255 is "no label"
+        raise DatasetImportError(f"{path}: {where}: class index {index} is outside 0..{NO_LABEL - 1}")
     if not name:
         raise DatasetImportError(f"{path}: {where}: class {index} has an empty name")
     if index in table:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Set
+
+import numpy as np
 
 from datumaro.components.annotation import AnnotationType, LabelCategories
 from datumaro.components.errors import DatasetImportError
@@ -91,6 +93,25 @@ def _check_unique(path: str, names: Sequence[str]) -> None:
 
 def label_categories(names: Iterable[str]) -> Dict[AnnotationType, LabelCategories]:
     return {AnnotationType.label: LabelCategories.from_iterable(names)}
+
+
+def out_of_range(labels: np.ndarray, count: int) -> Set[int]:
+    """The items whose label is no class of *count* classes (nor NO_LABEL)."""
+    return set(np.flatnonzero(((labels < 0) | (labels >= count)) & (labels != NO_LABEL)).tolist())
+
+
+def renumbered(labels: np.ndarray, own: List[str], merged: List[str], path: str) -> np.ndarray:
+    """Labels that index *own* names as indices into *merged* (the categories of several folders, by name);
+    labels out of range and NO_LABEL are left as they are, for the extractor to report."""
+    position = {name: i for i, name in enumerate(merged)}
+    missing = [name for name in own if name not in position]
+    if missing:
+        raise DatasetImportError(f"{path}: classes {missing} are not in the dataset's categories")
+    if not own:
+        return labels
+    index_of = np.array([position[name] for name in own], dtype=np.int64)
+    valid = (labels >= 0) & (labels < len(own))
+    return np.where(valid, index_of[np.where(valid, labels, 0)], labels)
 
 
 def label_names_of(extractor) -> List[str]:

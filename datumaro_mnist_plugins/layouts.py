@@ -25,13 +25,14 @@ from datumaro.components.errors import DatasetExportError
 from datumaro.plugins.transforms import MapSubsets, ProjectLabels
 
 from . import family
+from .codecs import idx
 from .labels import NO_LABEL, label_names_of
 from .sidecar import SidecarCollector
 
 log = logging.getLogger(__name__)
 
 #: --compression choice -> IDX file suffix (``idx.open_binary`` compresses by suffix).
-COMPRESSIONS: Dict[str, str] = {"none": "", "gz": ".gz", "xz": ".xz", "bz2": ".bz2"}
+COMPRESSIONS: Dict[str, str] = {"none": "", **{suffix[1:]: suffix for suffix in idx.OPENERS}}
 DEFAULT_COMPRESSION = "gz"
 LAYOUTS = ("flat", "torchvision")
 #: What torchvision's ``MNIST.raw_folder`` appends to ``<root>/<ClassName>``.
@@ -87,6 +88,27 @@ class Layout:
 
 def flat_layout(compression: Optional[str]) -> Layout:
     return Layout(suffix=COMPRESSIONS[_checked_compression(compression or DEFAULT_COMPRESSION)])
+
+
+def check_layout_options(compress_level: int, layout: str) -> None:
+    """The ``mnist`` exporter's options, checked when it is made (as the CLI's choices would)."""
+    if compress_level not in range(10):
+        raise DatasetExportError(f"compress_level must be 0..9, not {compress_level}")
+    if layout not in LAYOUTS:
+        raise DatasetExportError(f"--layout '{layout}' is not one of {', '.join(LAYOUTS)}")
+
+
+def chosen_layout(
+    layout: str, compression: Optional[str], class_name: str, split: Optional[str], extractor, save_media: bool
+) -> Layout:
+    """The layout an export of *extractor* (subsets renamed, classes final) writes."""
+    if layout != "torchvision":
+        return flat_layout(compression)
+    if not save_media:
+        raise DatasetExportError("--layout torchvision writes the images torchvision reads: add --save-media")
+    chosen = torchvision_layout(class_name, split, compression, extractor.subsets())
+    warn_about_class_names(class_name, split, label_names_of(extractor))
+    return chosen
 
 
 def torchvision_layout(
@@ -282,8 +304,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_layout_options(parser: argparse.ArgumentParser) -> None:
+def add_layout_options(parser: argparse.ArgumentParser, default_compress_level: int) -> None:
     """The ``mnist`` exporter's options for file compression and the torchvision layout."""
+    parser.add_argument(
+        "--compress-level",
+        type=int,
+        choices=range(10),
+        default=default_compress_level,
+        metavar="0-9",
+        help="compression level of the IDX files (default: %(default)s)",
+    )
     parser.add_argument(
         "--compression",
         choices=list(COMPRESSIONS),

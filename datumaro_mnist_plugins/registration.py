@@ -37,6 +37,11 @@ PLUGIN_NAMES = frozenset(name for name, *_ in PLUGINS)
 FORMAT_NAMES = frozenset(name for name, kind, *_ in PLUGINS if kind != "Transform")
 
 
+def importer_extensions(format_name: str) -> list:
+    """The file extensions the importer of *format_name* reads (its ``get_file_extensions``), from the table."""
+    return next(list(exts) for name, kind, _, exts in PLUGINS if name == format_name and kind == "Importer")
+
+
 def install() -> None:
     """Register now if Datumaro's environment is loaded, otherwise as soon as it is imported."""
     module = sys.modules.get(_ENVIRONMENT_MODULE)

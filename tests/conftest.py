@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import os.path as osp
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from typing import List
 
 import numpy as np
 import pytest
 from datumaro.components.annotation import AnnotationType, LabelCategories
+from hypothesis import HealthCheck
+
+from datumaro_mnist_plugins.codecs import idx
 
 SHARED_DATA = osp.normpath(osp.join(osp.dirname(__file__), "..", "..", "shared", "data"))
 MNIST_DEV = osp.join(SHARED_DATA, "mnist-dev")
+#: Hypothesis settings of the property tests: no deadline (a shared machine), no example database.
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +129,37 @@ def collecting_policy():
             self.errors.append(error)
 
     return Collect()
+
+
+def write_mnist_sidecar(folder, rows, chars=32):
+    """``train-meta.gz`` in the built-in's layout: rows of *chars*-character UTF-32 cells."""
+    with gzip.GzipFile(osp.join(folder, "train-meta.gz"), "wb") as f:
+        f.write(np.array(rows, dtype=f"<U{chars}").tobytes())
+
+
+def traced_peak(function):
+    """(result or raised error, traced allocation peak in bytes) of calling *function*."""
+    tracemalloc.start()
+    try:
+        try:
+            result = function()
+        except Exception as e:  # noqa: BLE001
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def decompressed(path) -> bytes:
+    """The bytes of an IDX file, decompressed by its suffix."""
+    with idx.open_binary(str(path)) as f:
+        return f.read()
+
+
+def label_names(dataset):
+    return [c.name for c in dataset.categories()[AnnotationType.label]]
+
+
+def leftovers(parent, keep=("out",)):
+    """What is in *parent* besides *keep*: an export's staging or journal left behind."""
+    return sorted(set(os.listdir(parent)) - set(keep))

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -32,11 +31,11 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins import export, mnist, transaction
+from datumaro_mnist_plugins import export, transaction
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import DIGITS, collecting_policy, run_datum
+from .conftest import DIGITS, collecting_policy, leftovers, run_datum, traced_peak, write_mnist_sidecar
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FORMATS = ["mnist", "mnist_csv"]
@@ -123,10 +122,6 @@ def snapshot(folder):
             with open(path, "rb") as f:
                 files[osp.relpath(path, folder)] = f.read()
     return files
-
-
-def leftovers(parent, keep):
-    return sorted(set(os.listdir(parent)) - set(keep))
 
 
 # --- corrupt IDX files -----------------------------------------------------------------------------------
@@ -324,11 +319,6 @@ def test_malformed_dataset_meta_json(tmp_path, fmt, content, needle):
 # --- sidecars: ids and sizes that don't fit ----------------------------------------------------------------
 
 
-def write_mnist_sidecar(folder, rows, chars=32):
-    with gzip.GzipFile(osp.join(folder, "train-meta.gz"), "wb") as f:
-        f.write(np.array(rows, dtype=f"<U{chars}").tobytes())
-
-
 @pytest.mark.parametrize("rows, needles", [
     ([["a"], ["../../x"], ["c"]], ["row 2", "'../../x'", "escape"]),
     ([["a"], ["/etc/passwd"], ["c"]], ["row 2", "absolute"]),
@@ -413,19 +403,6 @@ def test_cli_user_sees_the_file_and_the_problem(tmp_path):
 # --- bounded resources -------------------------------------------------------------------------------------
 
 
-def traced_peak(function):
-    """(result or raised error, traced allocation peak in bytes) of calling *function*."""
-    tracemalloc.start()
-    try:
-        try:
-            result = function()
-        except Exception as e:  # noqa: BLE001
-            result = e
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 HUGE_HEADER = b"\0\0\x08\x03" + (2**31).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
 
 
@@ -491,15 +468,6 @@ def test_gzip_bomb_is_not_read_to_the_end(tmp_path, monkeypatch):
     assert peak < 1 << 20, peak
     monkeypatch.undo()
     assert_clear_import_error(path, "longer than its header says")
-
-
-def test_sidecar_is_read_without_allocating_for_the_longest_possible_ids(tmp_path):
-    """A 5,000-row sidecar is 640 KB; reading it used to reserve room for 4,099-character ids (250 MB)."""
-    rows = [[f"id-{i}"] for i in range(5000)]
-    write_mnist_sidecar(tmp_path, rows)
-    sidecar, peak = traced_peak(lambda: mnist.read_sidecar(str(tmp_path / "train-meta.gz"), 5000))
-    assert sidecar.ids[:2] == ["id-0", "id-1"]
-    assert peak < 8 * 5000 * 32 * 4, peak
 
 
 def test_images_only_subset_claiming_2_31_images_with_a_sidecar(tmp_path):

@@ -22,7 +22,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datumaro.components.dataset import Dataset
@@ -30,10 +30,9 @@ from datumaro.components.errors import DatumaroError
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import error_text, run_datum
+from .conftest import SETTINGS, error_text, run_datum
 
 IMAGES, LABELS = "images-idx3-ubyte", "labels-idx1-ubyte"
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def write_mnist(folder, prefix: str, count: int = 3, label: int = 1, suffix: str = ".gz") -> None:

@@ -13,9 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "datumaro_mnist_plugins"
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
-#: Still over a limit; issue 14's refactor continues there (strict xfail: the entry must go once it passes).
-LONG_FUNCTIONS_LEFT = {"benchmarks/run.py"}
-LONG_MODULES_LEFT = {"datumaro_mnist_plugins/mnist.py"}
+#: The format modules are Datumaro glue (detect, read, write, describe); the work is in the modules below them.
+FORMAT_MODULES = ("mnist.py", "mnist_csv.py", "mnist_synthetic.py")
+MAX_FORMAT_MODULE_LINES = 250
+#: Still over a limit (strict xfail: an entry must go once it passes). Issue 14 emptied both.
+LONG_FUNCTIONS_LEFT: set = set()
+LONG_MODULES_LEFT: set = set()
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 CHECKED = SOURCES + [ROOT / "benchmarks" / "run.py"]
 
@@ -60,3 +63,8 @@ def test_no_function_over_60_lines(path):
 @pytest.mark.parametrize("path", _cases(SOURCES, LONG_MODULES_LEFT))
 def test_no_module_over_400_lines(path):
     assert code_lines(path) <= MAX_MODULE_LINES
+
+
+@pytest.mark.parametrize("name", FORMAT_MODULES)
+def test_format_modules_are_glue(name):
+    assert code_lines(PACKAGE / name) <= MAX_FORMAT_MODULE_LINES

@@ -17,15 +17,10 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins.codecs import idx
 
-from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text
+from .conftest import DIGITS, assert_same_items, collecting_policy, decompressed, digits_dataset, error_text, label_names
 
 
 
-
-
-def decompressed(path):
-    with idx.open_binary(str(path)) as f:
-        return f.read()
 
 
 # --- real files ---------------------------------------------------------------------------------------
@@ -124,10 +119,6 @@ def test_mixed_sizes_and_missing_images_use_the_sidecar(tmp_path):
 
 def write_tiny(folder, labels=(0, 1, 2)):
     idx.write_idx(osp.join(folder, "train-labels-idx1-ubyte.gz"), np.array(labels, np.uint8))
-
-
-def label_names(dataset):
-    return [c.name for c in dataset.categories()[AnnotationType.label]]
 
 
 def test_categories_meta_file_wins_over_labels_txt_which_wins_over_digits(tmp_path):
@@ -338,3 +329,37 @@ def test_progress_is_reported(real_test_digits):
     reporter = Counting()
     Dataset.import_from(real_test_digits, "mnist", progress_reporter=reporter)
     assert 5000 in reporter.totals and max(reporter.steps) >= 4950
+
+
+# --- the importer hands what it found to the extractor ------------------------------------------------
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["no-sidecar", "sidecar"])
+def test_import_scans_each_folder_once_and_reads_each_images_header_once(tmp_path, monkeypatch, ids):
+    from datumaro_mnist_plugins import idx_files
+
+    dataset = digits_dataset(count=4)
+    if ids:
+        dataset.transform("rename", regex="|^(.*)$|item-\\1|")
+    dataset.export(str(tmp_path), "mnist", save_media=True)
+    scans, headers = [], []
+    real_find, real_header = idx_files.find_subsets, idx.read_header
+    monkeypatch.setattr(idx_files, "find_subsets", lambda folder: scans.append(folder) or real_find(folder))
+    monkeypatch.setattr(idx, "read_header", lambda path: headers.append(osp.basename(path)) or real_header(path))
+    imported = Dataset.import_from(str(tmp_path), "mnist")
+    assert len(imported) == 8 and all(item.media.data.shape == (28, 28) for item in imported)
+    assert scans == [osp.normpath(str(tmp_path))]
+    assert sorted(headers) == ["t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz"]
+
+
+def test_an_extractor_made_from_a_path_alone_finds_its_files(tmp_path):
+    from datumaro_mnist_plugins.mnist import MnistBase
+
+    digits_dataset(count=3).export(str(tmp_path), "mnist", save_media=True)
+    expected = Dataset.import_from(str(tmp_path), "mnist")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        extractor = MnistBase(str(tmp_path / name))
+        assert extractor.subsets() and len(extractor) == 3
+        assert_same_items(expected.get_subset("test"), Dataset.from_extractors(extractor))
+    with pytest.raises(DatasetImportError, match="not an MNIST images or labels file"):
+        MnistBase(str(tmp_path / "labels.txt"))

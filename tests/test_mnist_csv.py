@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+from datumaro.components.annotation import Label
 from datumaro.components.dataset import Dataset, StreamDataset
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatasetExportError, DatumaroError
@@ -21,7 +21,7 @@ from datumaro.plugins.data_formats.mnist_csv import MnistCsvExporter as BuiltinM
 from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist_csv import MnistCsvExporter
 
-from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text, run_datum
+from .conftest import DIGITS, assert_same_items, collecting_policy, digits_dataset, error_text, label_names, run_datum
 
 PIXELS = 28 * 28
 
@@ -249,10 +249,6 @@ def test_cli_converts_mnist_to_mnist_csv_and_back_byte_exact(real_test_digits, t
 
 
 # --- categories and exporter options ---------------------------------------------------------------------------
-
-
-def label_names(dataset):
-    return [c.name for c in dataset.categories()[AnnotationType.label]]
 
 
 def test_categories_meta_file_wins_over_labels_txt_which_wins_over_digits(tmp_path):

@@ -24,7 +24,7 @@ from datumaro_mnist_plugins import family
 from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.mnist import MnistImporter
 
-from .conftest import assert_same_items, error_text
+from .conftest import assert_same_items, decompressed, error_text
 
 COUNT = 300  # digits per fixture subset: enough to be real, small enough to keep the file fast
 IMAGES, LABELS, EXTENDED = "images-idx3-ubyte", "labels-idx1-ubyte", "labels-idx2-int"
@@ -61,11 +61,6 @@ def names(dataset):
 
 def label_name(dataset, item):
     return names(dataset)[item.annotations[0].label]
-
-
-def decompressed(path):
-    with idx.open_binary(str(path)) as f:
-        return f.read()
 
 
 # --- compression -----------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
-"""Property tests (Hypothesis): the IDX and CSV codecs round-trip arbitrary shapes, dtypes, labels and ids.
+"""Property tests (Hypothesis): whole datasets round-trip arbitrary shapes, dtypes, labels and ids.
 
-Two levels: the pure IDX codec (``idx.write_idx`` / ``idx.read_idx``) for every IDX type, any number of
-dimensions (zero-sized ones too) and every compression; and whole datasets through the ``mnist`` and
+The codecs' own properties are in tests/codecs/. Here: whole datasets through the ``mnist`` and
 ``mnist_csv`` formats, with arbitrary item ids (unicode, long, with separators), labels or none,
 images of any size or none, in any pixel dtype whose values fit MNIST's 0..255, and any class names
 (blank, padded or multi-line ones too: those are kept by a ``dataset_meta.json`` beside ``labels.txt``).
@@ -12,7 +11,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -22,64 +21,10 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.errors import DatumaroError
 from datumaro.components.media import Image
 
-from datumaro_mnist_plugins.codecs import idx
 from datumaro_mnist_plugins.items import unsafe_id_reason
 
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
-COMPRESSIONS = ["", ".gz", ".xz", ".bz2"]
+from .conftest import SETTINGS
 
-
-# --- the IDX codec ---------------------------------------------------------------------------------------------
-
-
-@st.composite
-def idx_arrays(draw):
-    dtype = draw(st.sampled_from(sorted(idx.IDX_DTYPES.values(), key=str)))
-    dtype = dtype.newbyteorder(draw(st.sampled_from(["<", ">", "="]))) if dtype.itemsize > 1 else dtype
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6))
-    return draw(hnp.arrays(dtype, shape))
-
-
-def same_values(a, b):
-    """Equal shapes and values, NaNs of any payload included: compare the big-endian bytes."""
-    return a.shape == b.shape and idx.to_big_endian(a).tobytes() == idx.to_big_endian(np.asarray(b)).tobytes()
-
-
-@settings(max_examples=150, **SETTINGS)
-@given(array=idx_arrays(), compression=st.sampled_from(COMPRESSIONS))
-def test_idx_codec_round_trips_any_type_shape_and_compression(array, compression):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, "data-idx" + compression)
-        idx.write_idx(path, array, compress_level=1)
-        dtype, shape = idx.read_header(path)
-        assert dtype == idx.IDX_DTYPES[idx.IDX_TYPE_CODES[array.dtype.newbyteorder("=")]] and shape == array.shape
-        back = idx.read_idx(path)
-        assert back.dtype == dtype and same_values(array, back)
-        if array.ndim:  # the flat view mixed-size images are read through
-            flat = idx.read_idx(path, flat_count=array.size)
-            assert same_values(array.reshape(-1), flat)
-        del back
-
-
-@settings(max_examples=150, **SETTINGS)
-@given(
-    head=st.sampled_from([b"", b"\0\0\x08\x01", b"\0\0\x08\x03", b"\0\0\x0d\x02", b"\0\0\x0c\x00"]),
-    body=st.binary(max_size=64),
-    compression=st.sampled_from(COMPRESSIONS),
-)
-def test_idx_reader_meets_any_bytes_with_its_own_error(head, body, compression):
-    """Arbitrary content behind a plausible header: an array or an IdxFormatError, never anything else."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, "data-idx" + compression)
-        with idx.open_binary(path, "wb") as f:
-            f.write(head + body)
-        try:
-            array = idx.read_idx(path)
-        except idx.IdxFormatError as e:
-            assert path in str(e)
-        else:
-            assert array.nbytes == len(head + body) - 4 - 4 * (head + body)[3]
-            del array
 
 
 # --- whole datasets through mnist and mnist_csv -----------------------------------------------------------------
@@ -171,42 +116,3 @@ def test_pixels_outside_0_255_are_refused_not_clipped(fmt, values):
             assert fits
             (item,) = Dataset.import_from(out, fmt)
             assert np.array_equal(item.media.data, np.rint(values).astype(np.uint8))
-
-
-# --- the CSV parser's two paths ---------------------------------------------------------------------------------
-
-
-def csv_texts():
-    """Lines of fields that are mostly numbers 0..255 (the quick path's input), with every way to be off:
-    1..4 digits, values over 255, empty fields, blank lines, signs, spaces, other bytes, ``\\r\\n``."""
-    field = st.one_of(
-        st.integers(0, 255).map(str),
-        st.integers(0, 255).map(str),
-        st.integers(0, 9999).map(str),
-        st.text(alphabet="0123456789-+ .x\t\r", max_size=4),
-    )
-    line = st.lists(field, min_size=0, max_size=6).map(",".join)
-    return st.lists(line, min_size=1, max_size=8).map(lambda lines: ("\n".join(lines) + "\n").encode())
-
-
-@settings(max_examples=400, **SETTINGS)
-@given(text=csv_texts(), has_label=st.booleans())
-def test_csv_quick_path_parses_as_the_checked_path_or_declines(text, has_label):
-    """The quick path reads a block exactly as the field-by-field path does, or leaves it to that path."""
-    from datumaro_mnist_plugins.codecs import csv_rows
-
-    text = text.replace(b"\r\n", b"\n")  # as parse_rows does first
-    quick = csv_rows._parse_plain(text, 7)
-    checked = csv_rows._parse_checked(text, 7, has_label)
-    plain = all(
-        field.isdigit() and len(field) <= 3 and int(field) <= 255
-        for line in text.decode().split("\n")[:-1]
-        for field in line.split(",")
-    )
-    assert (quick is not None) == plain
-    if quick is not None:
-        assert not checked.bad_rows
-        assert quick.line_count == checked.line_count == text.count(b"\n")
-        for name in ("labels", "starts", "counts", "lines"):
-            assert np.array_equal(getattr(quick, name), getattr(checked, name)), name
-        assert np.array_equal(quick.values, checked.values)

@@ -25,7 +25,7 @@ from datumaro.components.media import Image
 
 from datumaro_mnist_plugins import transaction
 
-from .conftest import assert_same_items, error_text, run_datum
+from .conftest import assert_same_items, error_text, leftovers, run_datum
 
 ERRORS = [errno.EBUSY, errno.EXDEV, errno.EACCES, errno.ENOSPC]
 FORMATS = ["mnist", "mnist_csv"]
@@ -143,10 +143,6 @@ def fs_path(tmp_path):
         yield Path(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def leftovers(parent, keep=("out",)):
-    return sorted(set(os.listdir(parent)) - set(keep))
 
 
 def assert_settles(dest, raised, monkeypatch):
