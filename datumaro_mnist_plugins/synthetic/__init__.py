@@ -5,7 +5,8 @@
     index_runs.py   IndexRuns: a subset's kept items as runs (a million kept items, a few bytes)
     allographs.py   the hand-designed pen strokes of each digit (data)
     style.py        DigitStyle (the drawing knobs, checked) and item_rng (an item's random stream)
-    strokes.py      the renderer: splines, elastic wobble, MNIST's size normalization
+    strokes.py      the renderer's pen paths: allographs compiled to splines, a writer's style applied
+    raster.py       the renderer's pixels: elastic wobble, binary scan, MNIST's size normalization
     parallel.py     drawing on every core in ordered blocks, byte-identical whatever the worker count
     digits.py *     SyntheticDigits: the labels, kept indices and lazy images of a recipe's items
     twin.py *       the exact recipe of generated items, or a twin (style estimated) of any digit dataset

@@ -110,7 +110,14 @@ class SyntheticDigits:
         return index in self.indices(subset)
 
     def _digits_of(self, subset: str, indices: Sequence[int]) -> List[int]:
-        return [self.recipe.classes[self.label(subset, int(i))] for i in indices]
+        """The digits drawn for *indices* (a block of kept items), label block by label block."""
+        positions = np.asarray(indices, dtype=np.int64)
+        blocks = positions // _LABEL_BLOCK
+        labels = np.empty(len(positions), dtype=np.int64)
+        for block in np.unique(blocks).tolist():
+            here = blocks == block
+            labels[here] = self._labels_of_block(subset, block)[positions[here] % _LABEL_BLOCK]
+        return np.asarray(self.recipe.classes, dtype=np.int64)[labels].tolist()
 
     def image(self, subset: str, index: int) -> np.ndarray:
         return self._renderer.image(subset, index)

@@ -15,7 +15,7 @@ Why it is built this way:
 * Memory is bounded: a few blocks are in flight or cached (``_WINDOW_PER_WORKER`` per worker).
 
 This module imports numpy and the renderer only (no Datumaro): the renderer is called as a function
-``render_digit(digit, item_rng(seed, subset, index), style) -> uint8 H x W`` and nothing else of it is used.
+``scan_digit(digit, item_rng(seed, subset, index), style)``, finished a block at a time by ``raster.finish``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import strokes
+from . import raster, strokes
+from .streams import item_streams
 
 #: The environment variable that sets the default number of drawing processes (1 = draw in-process).
 WORKERS_ENV = "MNIST_SYNTHETIC_WORKERS"
@@ -72,17 +73,21 @@ def check_workers(value: object, what: str = "workers") -> int:
 
 
 def render_items(seed: int, style, subset: str, indices: Sequence[int], digits: Sequence[int]) -> np.ndarray:
-    """Items *indices* of *subset* (their classes are *digits*), drawn one after another: N x H x W uint8."""
-    size = style.image_size
-    out = np.empty((len(indices), size, size), np.uint8)
-    for row, (index, digit) in enumerate(zip(indices, digits)):
+    """Items *indices* of *subset* (their classes are *digits*): N x H x W uint8. Each is drawn alone,
+    then the block is finished at once (:func:`.raster.finish`, elementwise: the same bytes)."""
+    scans = []
+    streams = item_streams(seed, subset, indices)
+    for index, digit in zip(indices, digits):
         try:
-            pixels = strokes.render_digit(int(digit), strokes.item_rng(seed, subset, int(index)), style)
-            out[row] = pixels
+            scans.append(strokes.scan_digit(int(digit), next(streams), style))
         except Exception as e:
             raise RenderError(f"can't draw item '{index}' of subset '{subset}' (digit {digit}): "
                               f"{type(e).__name__}: {e}") from e
-    return out
+    try:
+        return raster.finish(scans, style.image_size)
+    except Exception as e:
+        raise RenderError(f"can't draw items {indices[0]}..{indices[-1]} of subset '{subset}': "
+                          f"{type(e).__name__}: {e}") from e
 
 
 def _serve(conn: Connection, parent_end: Optional[Connection], seed: int, style) -> None:
@@ -234,6 +239,8 @@ class BlockRenderer:
                     self._pool, self._pool_failed = None, True
                     pool.close()
                     raise
+            elif sequential:  # one process: draw the block here all the same, finished at once
+                self._store({key: self._draw_block(subset, key[1])})
         block = self._cache.get(key)
         if block is None:
             return self._draw_alone(subset, index)
@@ -246,6 +253,13 @@ class BlockRenderer:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def _draw_block(self, subset: str, number: int) -> Union[np.ndarray, RenderError]:
+        indices = self._kept(subset)[number * self.block_size : (number + 1) * self.block_size]
+        try:
+            return render_items(self._seed, self._style, subset, indices, self._digits_of(subset, indices))
+        except RenderError as e:  # raised when the reader reaches the block, as a worker's would be
+            return e
 
     def _draw_alone(self, subset: str, index: int) -> np.ndarray:
         return render_items(self._seed, self._style, subset, [index], self._digits_of(subset, [index]))[0]
