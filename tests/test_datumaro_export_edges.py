@@ -74,8 +74,8 @@ def test_an_in_place_export_of_a_stream_dataset_fails_in_datumaro_before_anythin
     assert (source / "NOTES.md").read_text() == "mine" and len(Dataset.import_from(str(source), fmt)) == 4
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Datumaro's Dataset.export removes a folder it made when the export fails, "
-                                       "with whatever another export committed into it meanwhile")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Datumaro's Dataset.export removes a folder it "
+                   "made when the export fails, with whatever another export committed into it meanwhile")
 def test_a_failed_dataset_export_never_removes_an_export_that_committed_meanwhile(tmp_path, monkeypatch):
     out = tmp_path / "out"  # absent when Dataset.export starts: Datumaro will rmtree it if the export fails
     dataset = digits(3, 1)

@@ -205,8 +205,8 @@ def _stop(owner: int, processes: list, conns: List[Connection]) -> None:
 class BlockRenderer:
     """Pixels of kept items by (subset, index): pool-drawn blocks for sequential reads, in-process otherwise.
 
-    *kept(subset)* is the items a subset keeps (a range or an :class:`.IndexRuns`) and *digits_of(subset, indices)* their
-    digits; blocks are runs of consecutive kept items, so a filtered subset draws only what it keeps.
+    *kept(subset)* is the items a subset keeps (a range or an :class:`.IndexRuns`) and
+    *digits_of(subset, indices)* their digits; blocks are runs of consecutive kept items, so a filtered subset draws only what it keeps.
     """
 
     def __init__(self, seed: int, style, kept: Callable[[str], Sequence[int]],
