@@ -216,8 +216,8 @@ def _stop(owner: int, processes: list, conns: List[Connection]) -> None:
 class BlockRenderer:
     """Pixels of kept items by (subset, index): pool-drawn blocks for sequential reads, in-process otherwise.
 
-    *kept(subset)* is the ordered sequence of items a subset keeps and *digits_of(subset, indices)* their
-    digits; blocks are runs of consecutive kept items, so a filtered subset draws only what it keeps.
+    *kept(subset)* is the items a subset keeps (a range or an :class:`.IndexRuns`) and
+    *digits_of(subset, indices)* their digits; blocks are runs of consecutive kept items, so a filtered subset draws only what it keeps.
     """
 
     def __init__(self, seed: int, style, kept: Callable[[str], Sequence[int]],
@@ -228,7 +228,6 @@ class BlockRenderer:
         self.block_size = max(1, _BLOCK_BYTES // (style.image_size**2))
         self._window = _WINDOW_PER_WORKER * self.workers
         self._cache: "collections.OrderedDict[Key, Union[np.ndarray, RenderError]]" = collections.OrderedDict()
-        self._sorted: Dict[str, np.ndarray] = {}
         self._last: Optional[Tuple[str, int]] = None
         self._pool: Optional[RenderPool] = None
         self._pool_failed = False
@@ -281,11 +280,7 @@ class BlockRenderer:
         kept = self._kept(subset)
         if isinstance(kept, range):
             return (index - kept.start) // kept.step if index in kept else -1
-        if subset not in self._sorted:
-            self._sorted[subset] = np.asarray(kept, np.int64)
-        array = self._sorted[subset]
-        position = int(np.searchsorted(array, index))
-        return position if position < len(array) and array[position] == index else -1
+        return kept.position(index)  # an IndexRuns: a binary search, nothing expanded
 
     def _get_pool(self) -> Optional[RenderPool]:
         if self._pool is not None and self._pool.owner != os.getpid():
