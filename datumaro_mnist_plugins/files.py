@@ -6,15 +6,17 @@ expected is an error naming it, never a hang or a silent skip.
 
 from __future__ import annotations
 
+import functools
 import os
 import os.path as osp
 import stat
-from typing import Dict, Iterable, Tuple
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Dict, Iterable, Iterator, Tuple
 
 from datumaro.components.errors import DatasetImportError
 
 from .codecs import idx
-from .transaction import recover
+from .transaction import Destination, flocked, recover
 
 
 #: A side file (labels.txt, dataset_meta.json, a class map, a CSV sidecar) is read whole; none is this big.
@@ -94,3 +96,33 @@ def recover_interrupted_export(path: str) -> None:
         raise DatasetImportError(
             f"{folder}: an export into this folder was interrupted mid-commit and could not be finished ({e})"
         ) from None
+
+
+@contextmanager
+def consistent_read(folder: str) -> Iterator[None]:
+    """Hold off commits to *folder* while the body opens its files: they are all the old export's, or
+    all the new one's (a commit replaces names, not files already open). The lock is held only while an
+    extractor opens (and reads what it reads up front) and a commit only while it moves entries."""
+    dest = Destination.of(folder)
+    while True:
+        with ExitStack() as lock:
+            try:
+                lock.enter_context(flocked(dest.readers, shared=True))
+            except OSError:  # a folder we may read but not write beside: no export can commit there either
+                pass
+            if not osp.lexists(dest.journal):
+                yield
+                return
+        recover_interrupted_export(folder)  # an interrupted commit: finished first (it takes the lock)
+
+
+def opens_one_export(init: Callable) -> Callable:
+    """For an extractor's ``__init__(self, path, ...)``: the files it opens come from one export of the
+    folder holding *path*, never some from before a commit and some from after (see consistent_read)."""
+
+    @functools.wraps(init)
+    def opening(self, path: str, *args, **kwargs) -> None:
+        with consistent_read(osp.dirname(osp.abspath(path))):
+            init(self, path, *args, **kwargs)
+
+    return opening

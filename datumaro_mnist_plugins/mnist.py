@@ -33,7 +33,7 @@ from . import family, layouts
 from .codecs import idx
 from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
 from .extractor import DigitsBase, DigitsImporter
-from .files import recover_interrupted_export
+from .files import opens_one_export, recover_interrupted_export
 from .idx_files import COMPRESSIONS, DATA_FILE, DATA_NAME, IMAGES_KIND, KINDS, SubsetFiles, dataset_folders, subset_files_of
 from .idx_files import subsets_to_import
 from .idx_subset import IdxSubset, IdxSubsetWriter
@@ -58,6 +58,7 @@ class MnistBase(DigitsBase):
     (the folder is scanned only when it is not given).
     """
 
+    @opens_one_export
     def __init__(
         self,
         path: str,

@@ -34,7 +34,7 @@ from datumaro.components.media import Image
 from .csv_subset import CSV_NO_LABEL, DATA_FILE, EXTENSION, CsvSubset, CsvSubsetWriter, data_file_name, subset_of
 from .export import IMAGES_DIR, DigitsExporter, SubsetWriter
 from .extractor import DigitsBase, DigitsImporter
-from .files import is_present, recover_interrupted_export, refuse_shared_subsets
+from .files import is_present, opens_one_export, recover_interrupted_export, refuse_shared_subsets
 from .items import image_size, make_item, new_image, subset_from_file
 from .labels import NO_LABEL, label_categories, load_label_names
 from .sidecar import csv_sidecar_name
@@ -49,6 +49,7 @@ _OWNED_FILE = re.compile(rf"(.*mnist_.+\.csv|meta_.+\.csv|labels\.txt|dataset_me
 class MnistCsvBase(DigitsBase):
     """One subset of an MNIST CSV dataset; *path* is its ``*mnist_<subset>.csv`` file."""
 
+    @opens_one_export
     def __init__(
         self,
         path: str,

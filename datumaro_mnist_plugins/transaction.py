@@ -14,6 +14,8 @@ the next export *or import* of the folder (``recover``) finishes the commit: for
 entry had been moved in (none is left in the staging folder), back otherwise. The decision is read
 from the folders themselves, so it stays right however often a recovery is interrupted.
 
+Readers (``files.consistent_read``) hold a second lock file beside the folder shared while they open its
+files; a commit holds it exclusively during its moves only, so an import opens all old files or all new.
 A staging folder's owner holds an flock on a file inside it for its whole life: a folder whose lock
 can be taken belongs to a dead export, and the next export to that destination removes it.
 Pure standard library: no Datumaro, no numpy.
@@ -30,13 +32,14 @@ import re
 import shutil
 import stat
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 STAGING_PREFIX = ".datumaro-mnist-export-"
 _LOCK_PREFIX = ".datumaro-mnist-lock-"
 _JOURNAL_PREFIX = ".datumaro-mnist-journal-"
+_READERS_PREFIX = ".datumaro-mnist-readers-"
 #: Staging-folder entries with this prefix are the mechanism's, never part of an export.
 _RESERVED = ".datumaro-"
 _OWNER_FILE = _RESERVED + "owner.lock"
@@ -66,6 +69,10 @@ class Destination:
     @property
     def lock(self) -> str:
         return osp.join(self.parent, _LOCK_PREFIX + self.base)
+
+    @property
+    def readers(self) -> str:  # held shared by readers opening the folder's files, exclusively by a commit's moves
+        return osp.join(self.parent, _READERS_PREFIX + self.base)
 
     @property
     def journal(self) -> str:
@@ -111,7 +118,7 @@ def staged_export(save_dir: str, owns: Callable[[str], bool]) -> Iterator[str]:
     """
     dest = Destination.of(save_dir)
     os.makedirs(dest.parent, exist_ok=True)
-    with _locked(dest):
+    with flocked(dest.lock):  # beside it: the destination may not exist yet
         _recover_locked(dest)
         _remove_dead_staging(dest)
         staging, owner = _new_staging(dest)
@@ -134,7 +141,7 @@ def recover(folder: str) -> Optional[str]:
     dest = Destination.of(folder)
     if not osp.lexists(dest.journal):
         return None
-    with _locked(dest):
+    with flocked(dest.lock):  # beside it: the destination may not exist yet
         return _recover_locked(dest)
 
 
@@ -149,25 +156,26 @@ def _commit(dest: Destination, staging: str, owns: Callable[[str], bool]) -> Non
     plan = Plan(dest, osp.basename(staging), tuple(new), tuple(old))
     _fsync_files(staging, new)  # the data is on disk before a journal can make it the export
     os.mkdir(plan.backup_path)
-    try:
-        _write_journal(plan)
-        for name in old:
-            if name in wanted:
-                _back_up(plan, name)
-        for name in new:
-            os.replace(osp.join(staging, name), osp.join(dest.path, name))
-        _remove_old_only(plan)
-        _fsync_dir(dest.path)
-    except BaseException:
+    with flocked(dest.readers):  # readers wait for the moves only: they open all old files or all new ones
         try:
-            _roll_back(plan)
+            _write_journal(plan)
+            for name in old:
+                if name in wanted:
+                    _back_up(plan, name)
+            for name in new:
+                os.replace(osp.join(staging, name), osp.join(dest.path, name))
+            _remove_old_only(plan)
+            _fsync_dir(dest.path)
+        except BaseException:
+            try:
+                _roll_back(plan)
+            except OSError:
+                pass  # the journal stays: the next import or export of the folder finishes the rollback
+            raise
+        try:
+            _drop_journal(dest)
         except OSError:
-            pass  # the journal stays: the next import or export of the folder finishes the rollback
-        raise
-    try:
-        _drop_journal(dest)
-    except OSError:
-        pass  # committed: the next import or export finds every new entry in place and rolls forward
+            pass  # committed: the next import or export finds every new entry in place and rolls forward
 
 
 def _back_up(plan: Plan, name: str) -> None:
@@ -209,15 +217,16 @@ def _roll_back(plan: Plan) -> None:
 def _recover_locked(dest: Destination) -> Optional[str]:
     if not osp.lexists(dest.journal):
         return None
-    plan = _read_journal(dest)
-    if plan.all_new_in_place():
-        _remove_old_only(plan)
-        _fsync_dir(dest.path)
-        _drop_journal(dest)
-        outcome = "forward"
-    else:
-        _roll_back(plan)
-        outcome = "back"
+    with flocked(dest.readers):
+        plan = _read_journal(dest)
+        if plan.all_new_in_place():
+            _remove_old_only(plan)
+            _fsync_dir(dest.path)
+            _drop_journal(dest)
+            outcome = "forward"
+        else:
+            _roll_back(plan)
+            outcome = "back"
     _remove_tree(plan.staging_path)  # only now: a missing staging folder would read as "all in place"
     return outcome
 
@@ -269,27 +278,23 @@ def _drop_journal(dest: Destination) -> None:
 
 
 def _plain_name(name: object) -> bool:
-    return (
-        isinstance(name, str)
-        and name not in ("", ".", "..")
-        and not any(c in name for c in "/\0")
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\0") \
         and not name.startswith(_RESERVED)
-    )
 
 
 # --- locks and staging folders ---------------------------------------------------------------------------
 
 
 @contextmanager
-def _locked(dest: Destination) -> Iterator[None]:
-    """Hold the destination's lock file (beside it: the destination may not exist yet)."""
+def flocked(path: str, shared: bool = False) -> Iterator[None]:
+    """Hold an flock on the file *path* (made if need be), removed by the last holder to let go of it."""
     while True:
-        fd = os.open(dest.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             held = os.fstat(fd)
             try:
-                current = os.stat(dest.lock)
+                current = os.stat(path)
             except FileNotFoundError:
                 current = None
         except BaseException:
@@ -302,12 +307,11 @@ def _locked(dest: Destination) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            os.unlink(dest.lock)  # no lock file left behind; waiters see it is gone and retry
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        with suppress(OSError):
+            if shared:  # the last reader out removes the file; while others read, it stays
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)  # no lock file left behind; waiters see it is gone and retry
+        os.close(fd)
 
 
 def _new_staging(dest: Destination) -> Tuple[str, int]:
@@ -342,8 +346,7 @@ def _owner_is_gone(staging: str) -> bool:
     try:
         fd = os.open(osp.join(staging, _OWNER_FILE), os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
-        # no owner file: killed between mkdir and its creation, or left by a version without owner
-        # files. Either way its owner no longer holds the destination lock, which we hold.
+        # killed between mkdir and the owner file's creation (or older): its owner no longer holds our lock
         return True
     except OSError:
         return False
@@ -390,7 +393,5 @@ def _fsync_dir(path: str) -> None:
 
 def _remove_tree(path: str) -> None:
     """Best effort: what can't be removed now is a dead staging folder the next export removes."""
-    try:
+    with suppress(OSError):
         shutil.rmtree(path, ignore_errors=True)
-    except OSError:
-        pass

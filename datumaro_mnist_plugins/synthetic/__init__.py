@@ -2,6 +2,7 @@
 
     recipe.py *     Recipe, SubsetSpec: reading, checking and writing a recipe file
     limits.py       what a recipe's text may cost (file size, YAML aliases, values, ranges)
+    index_runs.py   IndexRuns: a subset's kept items as runs (a million kept items, a few bytes)
     allographs.py   the hand-designed pen strokes of each digit (data)
     style.py        DigitStyle (the drawing knobs, checked) and item_rng (an item's random stream)
     strokes.py      the renderer's pen paths: allographs compiled to splines, a writer's style applied

@@ -7,7 +7,7 @@ byte-identical every time. Labels are drawn in blocks, images by a :class:`.para
 from __future__ import annotations
 
 import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.media import ImageFromNumpy
 
 from ..items import make_item, new_image
+from .index_runs import IndexRuns
 from .parallel import BlockRenderer
 from .recipe import Recipe
 
@@ -64,8 +65,7 @@ class SyntheticDigits:
 
     def __init__(self, recipe: Recipe, workers: Optional[int] = None):
         self.recipe = recipe
-        self._kept: Dict[str, Sequence[int]] = {}
-        self._kept_sets: Dict[str, frozenset] = {}
+        self._kept: Dict[str, Union[range, IndexRuns]] = {}
         self._renderer = BlockRenderer(recipe.seed, recipe.style, self.indices, self._digits_of, workers)
         self._size = (recipe.style.image_size,) * 2  # one tuple shared by every image
         self._cdfs = {
@@ -93,26 +93,21 @@ class SyntheticDigits:
         blocks = [self._labels_of_block(subset, b) for b in range((count + _LABEL_BLOCK - 1) // _LABEL_BLOCK)]
         return np.concatenate(blocks)[:count] if blocks else np.zeros(0, np.int64)
 
-    def indices(self, subset: str) -> Sequence[int]:
-        """The items of *subset* that the recipe keeps, in order."""
+    def indices(self, subset: str) -> Union[range, IndexRuns]:
+        """The items of *subset* that the recipe keeps, in order (compact: never a list of ints)."""
         if subset not in self._kept:
             spec = self.recipe.subsets[subset]
             if spec.indices is not None:
                 self._kept[subset] = spec.indices
             elif spec.keep_classes is not None:
-                self._kept[subset] = np.flatnonzero(np.isin(self.labels(subset), spec.keep_classes)).tolist()
+                self._kept[subset] = IndexRuns.of(np.flatnonzero(np.isin(self.labels(subset), spec.keep_classes)))
             else:
                 self._kept[subset] = range(spec.count)
         return self._kept[subset]
 
     def keeps(self, subset: str, index: int) -> bool:
         """Whether the recipe keeps item *index* (< the subset's count) of *subset*."""
-        kept = self.indices(subset)
-        if isinstance(kept, range):
-            return index in kept
-        if subset not in self._kept_sets:
-            self._kept_sets[subset] = frozenset(kept)
-        return index in self._kept_sets[subset]
+        return index in self.indices(subset)
 
     def _digits_of(self, subset: str, indices: Sequence[int]) -> List[int]:
         """The digits drawn for *indices* (a block of kept items), label block by label block."""

@@ -3,9 +3,9 @@
 A recipe is a few lines of text, so nothing in one may cost much. Refused before they are built: a
 file over ``MAX_RECIPE_BYTES`` (JSON: ``MAX_JSON_BYTES``), a YAML alias (a few hundred bytes of
 ``&a [*b, *b, ...]`` expand to billions of values), more than ``MAX_YAML_VALUES`` values, nesting deeper
-than ``MAX_YAML_DEPTH``. The numbers that size lists (``count`` of a filtered subset, ``indices``
-ranges) are checked before anything is expanded. Errors name the file and the key, and print values
-shortened (:func:`brief`).
+than ``MAX_YAML_DEPTH``. The numbers that size lists (``count`` of a filtered subset) are checked
+before anything is built; ``indices`` ranges are never expanded (:mod:`.index_runs`). Errors name the
+file and the key, and print values shortened (:func:`brief`).
 """
 
 from __future__ import annotations
@@ -90,17 +90,3 @@ def valid_proportions(values: Any, count: int) -> bool:
     floats = [float(p) if abs(p) < 1e308 else math.inf for p in values]
     total = math.fsum(floats) if all(map(math.isfinite, floats)) else math.inf
     return all(p >= 0 for p in floats) and 0 < total < math.inf
-
-
-def expand_ranges(text: str, count: int) -> List[int]:
-    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``, each range checked against *count* before it is expanded."""
-    values: List[int] = []
-    for part in filter(None, text.replace(" ", "").split(",")):
-        first_text, _, last_text = part.partition("-")
-        first, last = int(first_text), int(last_text or first_text)
-        if not 0 <= first <= last < count:
-            raise ValueError(f"range {brief(part)} is not within 0..{count - 1}")
-        if len(values) + last - first + 1 > count:
-            raise ValueError(f"more than the {count} items of the subset")
-        values.extend(range(first, last + 1))
-    return values

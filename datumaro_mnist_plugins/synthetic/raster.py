@@ -72,31 +72,37 @@ def _grid(size: int) -> np.ndarray:
 
 
 
-def elastic(dense: np.ndarray, rng: np.random.Generator, size: int, alpha: float, sigma: float) -> np.ndarray:
-    """Move pen points, given in units of ``1 / FIELD_STEPS`` pixel of a ``size`` image, by a Simard
-    elastic displacement field (in the same units, up to a constant shift).
+def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: float, sigma: float) -> np.ndarray:
+    """Move the pen points of a batch of paths (``B x n x 2``), given in units of ``1 / FIELD_STEPS``
+    pixel of a ``size`` image, by Simard elastic displacement fields (in the same units, up to a
+    constant shift); *field* holds each path's uniforms in [0, 1), ``B x 2 x size x size`` ([dx or dy,
+    row, column]).
 
     The field is Simard's: uniform [-1, 1] per pixel, smoothed by a Gaussian of width sigma, scaled by
     alpha. It moves the pen's path, as a writer's hand wobbles, instead of resampling the image: an
     image resampled at 28x28 loses the solid stroke core MNIST digits have (a classifier trained on
     that blur does worse on real digits), and only the path's points need the field at all. The
-    field's constant part (-alpha) is left out: the box fit that follows removes any shift.
+    field's constant part (-alpha) is left out: the box fit that follows removes any shift. A matrix
+    product per path and a sum along rows: each path's numbers are the ones it gets alone.
     """
     rows = _gaussian_rows(size, sigma)
-    weights_x, weights_y = rows.take(dense.T.astype(np.intp), axis=0, mode="clip")  # each (n, size)
-    uniform = rng.random((2, size, size))  # [dx or dy, row, column], in [0, 1)
-    smoothed = np.add.reduce((weights_y @ uniform) * weights_x, axis=2)  # (2, n), a weighted mean of [0, 1)
-    return dense + smoothed.T * (2.0 * alpha * FIELD_STEPS)
+    cells = dense.astype(np.intp)
+    weights_x = rows.take(cells[..., 0], axis=0, mode="clip")[:, None]  # each (B, 1, n, size)
+    weights_y = rows.take(cells[..., 1], axis=0, mode="clip")[:, None]
+    smoothed = np.add.reduce((weights_y @ field) * weights_x, axis=3)  # (B, 2, n), a weighted mean of [0, 1)
+    return dense + smoothed.transpose(0, 2, 1) * (2.0 * alpha * FIELD_STEPS)
 
 
-def fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
-    """Scale and move points so their bounding box fits a ``box``-wide square centred on ``centre``,
-    keeping the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of
-    units, folded in)."""
-    (x0, y0), (x1, y1) = np.minimum.reduce(dense).tolist(), np.maximum.reduce(dense).tolist()
-    factor = box / max(x1 - x0, y1 - y0, 1e-6)
-    shift = ((centre - (x0 + x1) * 0.5 * factor) * scale + offset, (centre - (y0 + y1) * 0.5 * factor) * scale + offset)
-    return dense * (factor * scale) + shift
+def fit_box(dense: np.ndarray, starts: np.ndarray, box, centre, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
+    """Scale and move each of the paths in *dense* (``N x 2``, path i from ``starts[i]`` on) so its
+    bounding box fits a ``box``-wide square centred on ``centre`` (scalars or one per path), keeping
+    the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of units, folded
+    in). Exact minima and maxima, then elementwise: a path's numbers do not depend on the others."""
+    low, high = np.minimum.reduceat(dense, starts, axis=0), np.maximum.reduceat(dense, starts, axis=0)
+    factor = box / np.maximum(np.maximum.reduce(high - low, axis=1), 1e-6)
+    shift = (np.reshape(centre, (-1, 1)) - (low + high) * 0.5 * factor[:, None]) * scale + offset
+    counts = np.diff(starts, append=len(dense))
+    return dense * np.repeat(factor * scale, counts)[:, None] + np.repeat(shift, counts, axis=0)
 
 
 def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],

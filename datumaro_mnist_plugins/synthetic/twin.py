@@ -8,6 +8,7 @@ in the style estimated so far.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..items import shown_id
 from ..labels import NO_LABEL, label_names_of
 from .allographs import DIGIT_CLASSES
 from .digits import GeneratedImage, SyntheticDigits
+from .index_runs import IndexRuns
 from .recipe import Recipe, SubsetSpec
 from .strokes import render_digit
 from .style import DigitStyle, item_rng
@@ -35,7 +37,7 @@ def exact_recipe(extractor) -> Optional[Recipe]:
     dataset keeps that, while a transform that changes ids, subsets, labels or pixels does not.
     """
     digits: Optional[SyntheticDigits] = None
-    kept: Dict[str, List[int]] = {}
+    kept: Dict[str, array] = {}
     for item in extractor:
         if not isinstance(item.media, GeneratedImage):
             return None
@@ -49,7 +51,7 @@ def exact_recipe(extractor) -> Optional[Recipe]:
             source.digits.label(source.subset, source.index)
         ]:
             return None
-        kept.setdefault(item.subset, []).append(source.index)
+        kept.setdefault(item.subset, array("q")).append(source.index)  # 8 bytes an item
     if digits is None or label_names_of(extractor) != list(digits.recipe.label_names):
         return None
 
@@ -57,16 +59,17 @@ def exact_recipe(extractor) -> Optional[Recipe]:
     for name, spec in digits.recipe.subsets.items():
         if name not in kept:
             continue
-        indices = sorted(kept[name])
-        if indices == list(digits.indices(name)):
+        indices = np.sort(np.frombuffer(kept[name], np.int64))
+        runs = IndexRuns.of(indices)
+        if runs == IndexRuns.of(digits.indices(name)):
             subsets[name] = spec
             continue
         labels = digits.labels(name)
         present = sorted(set(labels[indices].tolist()))
-        if np.flatnonzero(np.isin(labels, present)).tolist() == indices:
+        if IndexRuns.of(np.flatnonzero(np.isin(labels, present))) == runs:
             subsets[name] = dataclasses.replace(spec, keep_classes=tuple(present), indices=None)
         else:
-            subsets[name] = dataclasses.replace(spec, keep_classes=None, indices=tuple(indices))
+            subsets[name] = dataclasses.replace(spec, keep_classes=None, indices=runs)
     return dataclasses.replace(digits.recipe, subsets=subsets)
 
 

@@ -39,7 +39,7 @@ HOSTILE = {
     "a range past the count": ("recipe.yaml", "subsets: {train: {count: 1000, indices: '0-999999999'}}",
                                ["subsets.train", "0-999999999"]),
     "ranges that repeat": ("recipe.yaml", "subsets: {train: {count: 1000000, indices: '" + "0-999999," * 50 + "'}}",
-                           ["subsets.train", "more than"]),
+                           ["subsets.train", "increasing"]),
     "keep_classes of a billion items": ("recipe.yaml", "subsets: {train: {count: 1000000000, keep_classes: [1]}}",
                                         ["subsets.train", "count"]),
     "keep_classes longer than the classes": ("recipe.json", json.dumps({"subsets": {"t": {
