@@ -35,7 +35,7 @@ from .streams import item_streams
 
 #: The environment variable that sets the default number of drawing processes (1 = draw in-process).
 WORKERS_ENV = "MNIST_SYNTHETIC_WORKERS"
-#: A block holds about this many bytes of pixels (128 digits of 28x28): small enough to sit in a pipe
+#: A block holds about this many bytes of pixels (125 digits of 28x28): small enough to sit in a pipe
 #: (a socket pair holds 208 KB on Linux), large enough that its pen paths are computed many at a time.
 _BLOCK_BYTES = 96 * 1024
 #: Blocks kept in flight ahead of a sequential reader, per worker.
