@@ -34,6 +34,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..checks import is_int_in
 from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, fit_box, scan
 from .style import DigitStyle, item_rng
@@ -132,7 +133,7 @@ def _pick(bounds: Tuple[float, float], x: float) -> float:
 
 
 def _check_digit(digit: int) -> int:
-    if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit < len(DIGIT_CLASSES):
+    if not is_int_in(digit, 0, len(DIGIT_CLASSES)):
         raise ValueError(f"digit: {digit!r} is not allowed; use an integer 0-9")
     return int(digit)
 
