@@ -44,6 +44,7 @@ from datumaro.components.merge.exact_merge import ExactMerge
 from datumaro.components.merge.extractor_merger import ExtractorMerger
 from datumaro.util.os_util import contains_unsafe_path_component
 
+from .checks import is_int
 from .labels import NO_LABEL
 
 _ITEM_FIELDS = ("id", "subset", "media", "annotations", "attributes")
@@ -146,7 +147,7 @@ def make_item(
     or NO_LABEL: the constructors' result, without their per-field checks when those would pass."""
     if label is None or label == NO_LABEL:
         label = None
-    elif type(label) is not int and isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+    elif type(label) is not int and is_int(label):
         label = int(label)
     attributes = {} if attributes is None else attributes
     label_attributes = {} if label_attributes is None else label_attributes

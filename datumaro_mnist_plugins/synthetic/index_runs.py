@@ -15,6 +15,7 @@ from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
+from ..checks import is_int
 from .limits import brief
 
 #: Runs turned into Python ints (or text) at a time: iterating and writing stay small.
@@ -121,7 +122,7 @@ class IndexRuns(Sequence):
         return int(self._at(np.int64(position)))
 
     def __contains__(self, index: object) -> bool:
-        return isinstance(index, (int, np.integer)) and not isinstance(index, bool) and self.position(int(index)) >= 0
+        return is_int(index) and self.position(int(index)) >= 0
 
     def __iter__(self) -> Iterator[int]:
         for lo in range(0, len(self._starts), _CHUNK):

@@ -15,6 +15,8 @@ import math
 import reprlib
 from typing import Any, Iterable, List, Sequence
 
+from ..checks import is_real
+
 #: Larger than any recipe we write (a filtered subset of MAX_FILTERED_COUNT items as ranges included).
 MAX_RECIPE_BYTES = 8 << 20
 #: JSON recipes are written by hand, and json.loads can't be stopped early: 1 MB of ``[],`` is 21 MB of lists.
@@ -85,7 +87,7 @@ def valid_proportions(values: Any, count: int) -> bool:
     """*count* finite non-negative numbers, not all zero, whose sum is finite (1e308 twice is not)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != count:
         return False
-    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in values):
+    if not all(map(is_real, values)):
         return False
     floats = [float(p) if abs(p) < 1e308 else math.inf for p in values]
     total = math.fsum(floats) if all(map(math.isfinite, floats)) else math.inf

@@ -15,7 +15,7 @@ Why it is built this way:
 * Memory is bounded: a few blocks are in flight or cached (``_WINDOW_PER_WORKER`` per worker).
 
 This module imports numpy and the renderer only (no Datumaro): the renderer is called as a function
-``scan_digit(digit, item_rng(seed, subset, index), style)``, finished a block at a time by ``raster.finish``.
+``scan_digits(digits, item streams, style)``, finished a block at a time by ``raster.finish``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from .streams import item_streams
 
 #: The environment variable that sets the default number of drawing processes (1 = draw in-process).
 WORKERS_ENV = "MNIST_SYNTHETIC_WORKERS"
-#: A block holds about this many bytes of pixels (64 digits of 28x28), small enough to sit in a pipe.
-_BLOCK_BYTES = 48 * 1024
+#: A block holds about this many bytes of pixels (125 digits of 28x28): small enough to sit in a pipe
+#: (a socket pair holds 208 KB on Linux), large enough that its pen paths are computed many at a time.
+_BLOCK_BYTES = 96 * 1024
 #: Blocks kept in flight ahead of a sequential reader, per worker.
 _WINDOW_PER_WORKER = 4
 
@@ -73,8 +74,21 @@ def check_workers(value: object, what: str = "workers") -> int:
 
 
 def render_items(seed: int, style, subset: str, indices: Sequence[int], digits: Sequence[int]) -> np.ndarray:
-    """Items *indices* of *subset* (their classes are *digits*): N x H x W uint8. Each is drawn alone,
-    then the block is finished at once (:func:`.raster.finish`, elementwise: the same bytes)."""
+    """Items *indices* of *subset* (their classes are *digits*): N x H x W uint8. Each item's numbers are
+    the ones it gets alone (:func:`.strokes.scan_digits`), and the block is finished at once
+    (:func:`.raster.finish`, elementwise: the same bytes)."""
+    try:
+        scans = strokes.scan_digits([int(d) for d in digits], item_streams(seed, subset, indices), style)
+    except Exception:  # draw them one by one again, to name the item that fails
+        scans = _scan_one_by_one(seed, style, subset, indices, digits)
+    try:
+        return raster.finish(scans, style.image_size)
+    except Exception as e:
+        raise RenderError(f"can't draw items {indices[0]}..{indices[-1]} of subset '{subset}': "
+                          f"{type(e).__name__}: {e}") from e
+
+
+def _scan_one_by_one(seed: int, style, subset: str, indices: Sequence[int], digits: Sequence[int]) -> list:
     scans = []
     streams = item_streams(seed, subset, indices)
     for index, digit in zip(indices, digits):
@@ -83,11 +97,8 @@ def render_items(seed: int, style, subset: str, indices: Sequence[int], digits: 
         except Exception as e:
             raise RenderError(f"can't draw item '{index}' of subset '{subset}' (digit {digit}): "
                               f"{type(e).__name__}: {e}") from e
-    try:
-        return raster.finish(scans, style.image_size)
-    except Exception as e:
-        raise RenderError(f"can't draw items {indices[0]}..{indices[-1]} of subset '{subset}': "
-                          f"{type(e).__name__}: {e}") from e
+    raise RenderError(f"can't draw items {indices[0]}..{indices[-1]} of subset '{subset}' together, "
+                      f"though each one alone draws")  # a fault of the block itself
 
 
 def _serve(conn: Connection, parent_end: Optional[Connection], seed: int, style) -> None:

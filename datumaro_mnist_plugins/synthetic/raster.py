@@ -36,8 +36,17 @@ _PEAK_LEVELS = ((251, 0.017), (252, 0.208), (253, 0.407), (254, 0.317), (255, 0.
 _PEAK_LUT = np.concatenate([(np.arange(256) * level + 127) // 255 for level, _ in _PEAK_LEVELS]).astype(np.uint8)
 _PEAK_VALUES = np.array([level for level, _ in _PEAK_LEVELS], dtype=np.float64)
 _PEAK_CUMULATIVE = (np.cumsum([share for _, share in _PEAK_LEVELS]) / sum(s for _, s in _PEAK_LEVELS)).tolist()
-#: Share of the fully inked pixels at 255 nonetheless (real MNIST: about 1 in 20, 1-2 a digit).
-_SATURATED = 0.054
+#: A digit's second level of full pixels (the next one towards 253.5), and at most what share of them.
+_SECOND_LEVELS = np.array([level + 1 if level < 254 else level - (level == 254) for level, _ in _PEAK_LEVELS],
+                          dtype=np.uint8)
+_SECOND_SHARE = 0.45
+#: How many full pixels are at 255 nonetheless in a digit whose peak is below 255 (0, 1, 2, ... 6), and
+#: how often: real MNIST has 1-2 whatever the digit's size (first half of mnist-dev; the second agrees).
+_SATURATED_CUMULATIVE = np.cumsum((0.105, 0.606, 0.172, 0.063, 0.030, 0.015, 0.009))[:-1]
+#: Those 255s sit on a lattice of every ``box / _LATTICE_STEPS`` pixels (5 in MNIST's 20-px box): NIST's
+#: 128-px scans went into 20 px, 6.4 scan pixels to one, so every 5th pixel's footprint aligns with the
+#: scan grid and a full one sums to exactly 255 (in real digits two 255s are mostly 5 or 10 px apart).
+_LATTICE_STEPS = 4
 
 #: The elastic field is read at pen positions rounded to this fraction of a pixel.
 FIELD_STEPS = 8
@@ -63,31 +72,37 @@ def _grid(size: int) -> np.ndarray:
 
 
 
-def elastic(dense: np.ndarray, rng: np.random.Generator, size: int, alpha: float, sigma: float) -> np.ndarray:
-    """Move pen points, given in units of ``1 / FIELD_STEPS`` pixel of a ``size`` image, by a Simard
-    elastic displacement field (in the same units, up to a constant shift).
+def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: float, sigma: float) -> np.ndarray:
+    """Move the pen points of a batch of paths (``B x n x 2``), given in units of ``1 / FIELD_STEPS``
+    pixel of a ``size`` image, by Simard elastic displacement fields (in the same units, up to a
+    constant shift); *field* holds each path's uniforms in [0, 1), ``B x 2 x size x size`` ([dx or dy,
+    row, column]).
 
     The field is Simard's: uniform [-1, 1] per pixel, smoothed by a Gaussian of width sigma, scaled by
     alpha. It moves the pen's path, as a writer's hand wobbles, instead of resampling the image: an
     image resampled at 28x28 loses the solid stroke core MNIST digits have (a classifier trained on
     that blur does worse on real digits), and only the path's points need the field at all. The
-    field's constant part (-alpha) is left out: the box fit that follows removes any shift.
+    field's constant part (-alpha) is left out: the box fit that follows removes any shift. A matrix
+    product per path and a sum along rows: each path's numbers are the ones it gets alone.
     """
     rows = _gaussian_rows(size, sigma)
-    weights_x, weights_y = rows.take(dense.T.astype(np.intp), axis=0, mode="clip")  # each (n, size)
-    uniform = rng.random((2, size, size))  # [dx or dy, row, column], in [0, 1)
-    smoothed = np.add.reduce((weights_y @ uniform) * weights_x, axis=2)  # (2, n), a weighted mean of [0, 1)
-    return dense + smoothed.T * (2.0 * alpha * FIELD_STEPS)
+    cells = dense.astype(np.intp)
+    weights_x = rows.take(cells[..., 0], axis=0, mode="clip")[:, None]  # each (B, 1, n, size)
+    weights_y = rows.take(cells[..., 1], axis=0, mode="clip")[:, None]
+    smoothed = np.add.reduce((weights_y @ field) * weights_x, axis=3)  # (B, 2, n), a weighted mean of [0, 1)
+    return dense + smoothed.transpose(0, 2, 1) * (2.0 * alpha * FIELD_STEPS)
 
 
-def fit_box(dense: np.ndarray, box: float, centre: float, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
-    """Scale and move points so their bounding box fits a ``box``-wide square centred on ``centre``,
-    keeping the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of
-    units, folded in)."""
-    (x0, y0), (x1, y1) = np.minimum.reduce(dense).tolist(), np.maximum.reduce(dense).tolist()
-    factor = box / max(x1 - x0, y1 - y0, 1e-6)
-    shift = ((centre - (x0 + x1) * 0.5 * factor) * scale + offset, (centre - (y0 + y1) * 0.5 * factor) * scale + offset)
-    return dense * (factor * scale) + shift
+def fit_box(dense: np.ndarray, starts: np.ndarray, box, centre, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
+    """Scale and move each of the paths in *dense* (``N x 2``, path i from ``starts[i]`` on) so its
+    bounding box fits a ``box``-wide square centred on ``centre`` (scalars or one per path), keeping
+    the aspect ratio (MNIST's size normalization); then ``* scale + offset`` (a change of units, folded
+    in). Exact minima and maxima, then elementwise: a path's numbers do not depend on the others."""
+    low, high = np.minimum.reduceat(dense, starts, axis=0), np.maximum.reduceat(dense, starts, axis=0)
+    factor = box / np.maximum(np.maximum.reduce(high - low, axis=1), 1e-6)
+    shift = (np.reshape(centre, (-1, 1)) - (low + high) * 0.5 * factor[:, None]) * scale + offset
+    counts = np.diff(starts, append=len(dense))
+    return dense * np.repeat(factor * scale, counts)[:, None] + np.repeat(shift, counts, axis=0)
 
 
 def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
@@ -138,7 +153,9 @@ class Scan(NamedTuple):
     coverage: Image.Image  # box x box, mode L: ink coverage of each pixel of the box, 0-255
     box: int
     peak: int  # index into _PEAK_LEVELS
-    u_pixel: np.ndarray  # (box * box,) uniforms: saturated full pixels, edge spread
+    u_pixel: np.ndarray  # (box * box,) uniforms: which full pixels saturate, edge spread
+    u_digit: np.ndarray  # (4,) uniforms: how many full pixels are at 255, their lattice's row and column,
+    # the share of full pixels at the second level
     noise: Optional[np.ndarray]  # (size, size) additive noise, or None
 
 
@@ -154,9 +171,10 @@ def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequenc
         canvas.paste(0, (0, 0, canvas_size, canvas_size))
     peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_LEVELS) - 1)
     u_pixel = rng.random(box * box)
+    u_digit = rng.random(4)
     size = style.image_size
     noise = rng.normal(0.0, style.noise * 255.0, (size, size)) if style.noise > 0 else None
-    return Scan(coverage, box, peak, u_pixel, noise)
+    return Scan(coverage, box, peak, u_pixel, u_digit, noise)
 
 
 def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> Image.Image:
@@ -182,8 +200,11 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     for box in sorted({s.box for s in scans}):
         rows = [i for i, s in enumerate(scans) if s.box == box]
         group = [scans[i] for i in rows]
-        levels = _ink_levels(_side_by_side([s.coverage for s in group], box), np.array([s.peak for s in group]),
-                             np.stack([s.u_pixel for s in group]))
+        coverage = _side_by_side([s.coverage for s in group], box)
+        u_pixel = np.stack([s.u_pixel for s in group])
+        u_digit = np.stack([s.u_digit for s in group])
+        levels = _ink_levels(coverage, np.array([s.peak for s in group]), u_pixel, u_digit[:, 3])
+        _saturate(levels, coverage == 255, u_pixel, u_digit[:, :3], box)
         at = (size - box) // 2
         images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
     images = _centre_by_mass(images)
@@ -205,22 +226,52 @@ def _side_by_side(images: Sequence[Image.Image], box: int) -> np.ndarray:
     return pixels.transpose(1, 0, 2).reshape(len(images), box * box)
 
 
-def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray) -> np.ndarray:
+def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray, u_second: np.ndarray) -> np.ndarray:
     """Grey levels of box-averaged scans (``N x box*box``): full pixels at the digit's peak level (mostly
-    252-254, seldom 255: :data:`_PEAK_LEVELS`), as real MNIST strokes.
+    252-254, seldom 255: :data:`_PEAK_LEVELS`) and some at the next, as real MNIST strokes.
 
     Area averaging at a non-integer ratio gives MNIST's many grey levels at the stroke edges.
     """
     scaled = _PEAK_LUT.take(coverage + (peaks * 256)[:, None])
     full = coverage == 255
-    scaled[full & (u_pixel < _SATURATED)] = 255
+    # Real full pixels mix the peak with the next level (252 with 253, 254 with 253): a share of
+    # 0.45 u^2 a digit (median 0.11, as measured), never for a peak of 255
+    second = _SECOND_LEVELS[peaks]
+    mixed = full & (u_pixel < (_SECOND_SHARE * u_second**2)[:, None])
+    scaled[mixed] = np.broadcast_to(second[:, None], scaled.shape)[mixed]
     # A scan pixel is a coverage step of about 255 / SUPERSAMPLE**2: spread edge pixels over most of
-    # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit).
+    # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit);
+    # a pixel within two scan pixels of blank spreads down to 1, one within one of full up to the
+    # peak, as MNIST's faint halo (levels 1-5: ~3 pixels a digit) and near-full pixels (246-251: ~4).
     rows, columns = np.nonzero((coverage > 0) & ~full)
-    step = 0.75 * 255.0 / SUPERSAMPLE**2
-    spread = scaled[rows, columns] + (u_pixel[rows, columns] - 0.5) * step
-    scaled[rows, columns] = np.clip(spread + 0.5, 1, _PEAK_VALUES[peaks[rows]])
+    pixel = 255.0 / SUPERSAMPLE**2
+    step, here, peak = 0.75 * pixel, coverage[rows, columns], _PEAK_VALUES[peaks[rows]]
+    value = scaled[rows, columns].astype(np.float64)
+    low = np.where(here <= 2 * pixel, 1.0, value - step / 2)
+    high = np.where(here >= 255 - pixel, peak, value + step / 2)
+    spread = low + u_pixel[rows, columns] * (high - low)
+    scaled[rows, columns] = np.clip(spread + 0.5, 1, peak)
     return scaled
+
+
+def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_saturated: np.ndarray, box: int) -> None:
+    """Set a few full pixels of each digit (rows of ``N x box*box``) to 255, in place: as many as
+    :data:`_SATURATED_CUMULATIVE` draws, full pixels on the digit's lattice first, then any full ones."""
+    counts = np.searchsorted(_SATURATED_CUMULATIVE, u_saturated[:, 0], side="right")
+    most = int(counts.max(initial=0))
+    if most == 0:
+        return
+    step = max(2, round(box / _LATTICE_STEPS))
+    phase = (u_saturated[:, 1:] * step).astype(np.intp)  # N x (row, column)
+    index = np.arange(box)
+    on_row = (index[None, :] - phase[:, :1]) % step == 0
+    on_column = (index[None, :] - phase[:, 1:]) % step == 0
+    lattice = (on_row[:, :, None] & on_column[:, None, :]).reshape(len(levels), box * box)
+    score = np.where(full, 1.0 + lattice + u_pixel, 0.0)  # lattice before the rest, at random among each
+    chosen = np.argsort(-score, axis=1, kind="stable")[:, :most]
+    rows = np.arange(len(levels))[:, None]
+    keep = (np.arange(most)[None, :] < counts[:, None]) & full[rows, chosen]
+    levels[np.broadcast_to(rows, chosen.shape)[keep], chosen[keep]] = 255
 
 
 def _centre_by_mass(images: np.ndarray) -> np.ndarray:

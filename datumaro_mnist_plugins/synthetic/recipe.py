@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from datumaro.components.errors import DatasetExportError, DatasetImportError, DatumaroError
 
+from ..checks import is_int_in
 from .allographs import DIGIT_CLASSES
 from .index_runs import IndexRuns
 from .limits import (
@@ -76,7 +77,7 @@ def parse_ranges(text: Any, count: int) -> IndexRuns:
     """The inverse of :func:`format_ranges` (a list of ints is accepted too); sorted, unique, < count."""
     if not isinstance(text, (list, tuple)):
         return IndexRuns.parse(str(text), count)
-    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < count for v in text):
+    if not all(is_int_in(v, 0, count, numpy=False) for v in text):
         raise ValueError(f"indices must be whole numbers 0..{count - 1}")
     return IndexRuns.of(text)
 
@@ -108,7 +109,7 @@ class Recipe:
             raise fail(unknown[0], f"unknown key (known: {', '.join(RECIPE_KEYS)})")
 
         seed = data.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        if not is_int_in(seed, 0, 2**63, numpy=False):
             raise fail("seed", f"must be a whole number 0..2^63-1, not {brief(seed)}")
         subsets = data.get("subsets", DEFAULT_SUBSETS)
         if not isinstance(subsets, Mapping) or not subsets:
@@ -153,7 +154,7 @@ def _classes(data: Mapping[str, Any], fail: Fail) -> Sequence[int]:
         not isinstance(classes, Sequence)
         or isinstance(classes, str)
         or not classes
-        or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in classes)
+        or not all(is_int_in(c, 0, 10, numpy=False) for c in classes)
         or len(set(classes)) != len(classes)
     ):
         raise fail("classes", f"must be a list of distinct digits 0..9, not {brief(classes)}")
@@ -207,7 +208,7 @@ def _subset_spec(value: Any, class_count: int, fail) -> SubsetSpec:
     if unknown:
         raise fail(f"unknown key '{unknown[0]}' (known: {', '.join(_SPEC_KEYS)})")
     count = value.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10**9:
+    if not is_int_in(count, 0, 10**9 + 1, numpy=False):
         raise fail(f"count must be a whole number 0..1e9, not {brief(count)}")
     proportions = value.get("proportions")
     if proportions is not None and not valid_proportions(proportions, class_count):
@@ -217,7 +218,7 @@ def _subset_spec(value: Any, class_count: int, fail) -> SubsetSpec:
         not isinstance(keep, Sequence)
         or isinstance(keep, str)
         or len(keep) > class_count
-        or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < class_count for k in keep)
+        or not all(is_int_in(k, 0, class_count, numpy=False) for k in keep)
     ):
         raise fail(f"keep_classes must be at most {class_count} class indices 0..{class_count - 1}")
     indices = value.get("indices")

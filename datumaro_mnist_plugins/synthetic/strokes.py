@@ -30,10 +30,11 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..checks import is_int_in
 from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, fit_box, scan
 from .style import DigitStyle, item_rng
@@ -132,7 +133,7 @@ def _pick(bounds: Tuple[float, float], x: float) -> float:
 
 
 def _check_digit(digit: int) -> int:
-    if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit < len(DIGIT_CLASSES):
+    if not is_int_in(digit, 0, len(DIGIT_CLASSES)):
         raise ValueError(f"digit: {digit!r} is not allowed; use an integer 0-9")
     return int(digit)
 
@@ -146,9 +147,19 @@ def render_digit(digit: int, rng: np.random.Generator, style: DigitStyle = Digit
 
 def scan_digit(digit: int, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> Scan:
     """:func:`render_digit` up to the pixels :func:`.raster.finish` makes for a whole block at once."""
-    glyphs, cumulative = _GLYPHS[_check_digit(digit)]
-    u_glyph = float(rng.random())
-    return _render(glyphs[min(bisect.bisect_right(cumulative, u_glyph), len(glyphs) - 1)], rng, style)
+    return scan_digits([digit], [rng], style)[0]
+
+
+def scan_digits(digits: Sequence[int], rngs: Iterable[np.random.Generator],
+                style: DigitStyle = DigitStyle()) -> List[Scan]:
+    """:func:`scan_digit` of each digit with its stream (*rngs* may re-seed one generator from item to
+    item): the same scans, the pen paths of a block's digits computed together (:func:`_scan_pens`)."""
+    pens = []
+    for digit, rng in zip(digits, rngs):
+        glyphs, cumulative = _GLYPHS[_check_digit(digit)]
+        u_glyph = float(rng.random())
+        pens.append(_draw_pen(glyphs[min(bisect.bisect_right(cumulative, u_glyph), len(glyphs) - 1)], rng, style))
+    return _scan_pens(pens, style)
 
 
 def render_allograph(digit: int, name: str, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> np.ndarray:
@@ -163,33 +174,98 @@ def render_allograph(digit: int, name: str, rng: np.random.Generator, style: Dig
 
 def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> Scan:
     """Pen path -> elastic wobble -> MNIST box fit -> binary scan, box-averaged (finished by :func:`.raster.finish`)."""
+    return _scan_pens([_draw_pen(glyph, rng, style)], style)[0]
+
+
+class _Pen(NamedTuple):
+    """One digit's pen path before it is computed: its glyph, its random numbers (drawn in the item's
+    order), and its stream where the scan goes on drawing (restored: the stream may be re-seeded)."""
+
+    glyph: _Glyph
+    linear: List[List[float]]  # slant, stretch and rotation, transposed
+    jitter: np.ndarray  # (k, 2) standard normals: the control points' jitter
+    field: Optional[np.ndarray]  # (2, size, size) uniforms: the elastic field, or None
+    box: int
+    width: float  # the pen's width, in output pixels
+    widths: List[float]  # each stroke's pen width, in scan pixels
+    rng: np.random.Generator
+    state: dict
+
+
+def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pen:
+    """A digit's random numbers up to its scan, in the order they always were, and what they set."""
     u_slant, u_rotation, u_aspect, u_width, u_scale = rng.random(5).tolist()
-    # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
     shear = math.tan(math.radians(_pick(style.slant, u_slant)))
     angle = math.radians(_pick(style.rotation, u_rotation))
     aspect = _pick(style.aspect, u_aspect)
     cos, sin = math.cos(angle), math.sin(angle)
     # rotation @ [[aspect, -shear], [0, 1]]; y is down, so a positive slant moves the top (small y)
     # to the right, and a positive rotation is clockwise.
-    linear = np.array([[cos * aspect, sin * aspect], [-cos * shear - sin, cos - sin * shear]])  # transposed
-    points = glyph.points + rng.standard_normal(glyph.points.shape) * style.jitter
-    dense = glyph.spline @ (points @ linear)
-
+    linear = [[cos * aspect, sin * aspect], [-cos * shear - sin, cos - sin * shear]]
+    jitter = rng.standard_normal(glyph.points.shape)
     size = style.image_size
-    unit = size / 28.0
+    field = rng.random((2, size, size)) if style.elastic_alpha > 0 else None  # [dx or dy, row, column]
     box = max(int(round(BOX_FRACTION * size * _pick(style.scale, u_scale))), 1)
-    width = _pick(style.stroke_width, u_width) * unit
+    width = _pick(style.stroke_width, u_width) * (size / 28.0)
+    spread = style.stroke_width_jitter
+    widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
+              for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
+    return _Pen(glyph, linear, jitter, field, box, width, widths, rng, rng.bit_generator.state)
+
+
+def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
+    """Pen path -> elastic wobble -> MNIST box fit for a block of digits at once, then each one's scan.
+
+    Every step is elementwise, exact (a minimum, a maximum), or a matrix product per digit of the
+    shape it has alone (stacked, for the digits of a glyph or of a path length): each digit's numbers
+    are the ones it gets alone, in any block."""
+    if not pens:
+        return []
+    groups: Dict[int, List[int]] = {}
+    for k, pen in enumerate(pens):
+        groups.setdefault(id(pen.glyph), []).append(k)
+    # The digits of a glyph together, glyphs by path length: the paths of a length lie side by side.
+    members = sorted(groups.values(), key=lambda group: len(pens[group[0]].glyph.spline))
+    order = [pens[k] for group in members for k in group]
+    paths = []
+    for group in members:
+        glyph = pens[group[0]].glyph
+        # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
+        points = glyph.points + np.stack([pens[k].jitter for k in group]) * style.jitter
+        paths.append((glyph.spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
+    lengths = [len(pen.glyph.spline) for pen in order]
+    starts = np.cumsum([0] + lengths[:-1])
+    dense = np.concatenate(paths)
     # The pen's centre line gets the box less a pen width, so its ink spans about the box (the scan
     # is normalized on its ink's bounding box anyway).
-    line_box = max(box - width, 1.0)
+    line_box = np.maximum(np.array([p.box for p in order]) - np.array([p.width for p in order]), 1.0)
+    size = style.image_size
     if style.elastic_alpha > 0:  # distort at the scale it is drawn (in field units), then refit
-        dense = fit_box(dense, line_box, size / 2.0, FIELD_STEPS, 0.5)
-        dense = elastic(dense, rng, size, style.elastic_alpha * unit, style.elastic_sigma * unit)
-    jitter = style.stroke_width_jitter
-    widths = [max(width * (1.0 + jitter * z), 0.5) * SUPERSAMPLE
-              for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
+        dense = fit_box(dense, starts, line_box, size / 2.0, FIELD_STEPS, 0.5)
+        _wobble(dense, order, lengths, starts.tolist(), style)
     # To scan coordinates: SUPERSAMPLE scan pixels a pixel, the ink's box centred on the canvas.
-    side = line_box * SUPERSAMPLE + max(widths)
-    canvas = int(side) + 2 * SUPERSAMPLE
-    dense = fit_box(dense, line_box * SUPERSAMPLE, canvas / 2.0)
-    return scan(dense, glyph.bounds, glyph.open_strokes, widths, canvas, box, rng, style)
+    sides = (line_box * SUPERSAMPLE).tolist()
+    canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip(sides, order)]
+    dense = fit_box(dense, starts, line_box * SUPERSAMPLE, np.array(canvas) / 2.0)
+    scans: List[Optional[Scan]] = [None] * len(pens)
+    for k, pen, start, length, side in zip([k for group in members for k in group], order, starts.tolist(),
+                                           lengths, canvas):
+        pen.rng.bit_generator.state = pen.state  # the scan draws on from where the pen left the stream
+        glyph = pen.glyph
+        scans[k] = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side,
+                        pen.box, pen.rng, style)
+    return scans
+
+
+def _wobble(dense: np.ndarray, order: Sequence[_Pen], lengths: List[int], starts: List[int], style: DigitStyle) -> None:
+    """:func:`.raster.elastic` on the paths of *dense* (in place), the paths of a length at once."""
+    unit = style.image_size / 28.0
+    first = 0
+    for last in range(1, len(order) + 1):
+        if last < len(order) and lengths[last] == lengths[first]:
+            continue
+        a, b = starts[first], starts[last - 1] + lengths[first]
+        slab = dense[a:b].reshape(last - first, lengths[first], 2)
+        dense[a:b] = elastic(slab, np.stack([p.field for p in order[first:last]]), style.image_size,
+                             style.elastic_alpha * unit, style.elastic_sigma * unit).reshape(-1, 2)
+        first = last

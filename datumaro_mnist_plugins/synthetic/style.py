@@ -13,6 +13,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from ..checks import is_finite_real, is_int_in
+
 __all__ = ["DigitStyle", "item_rng"]
 
 #: Allowed ranges of the style knobs: pairs are (low, high) ranges, scalars single numbers.
@@ -62,26 +64,21 @@ class DigitStyle:
 
     def __post_init__(self) -> None:
         size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 1024:
+        if not is_int_in(size, 8, 1025):
             raise ValueError(f"image_size: {size!r} is not allowed; use an integer in [8, 1024]")
         for name, (low, high) in _PAIR_LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, list):  # from YAML/JSON; stored as a tuple so the style stays hashable
                 value = tuple(value)
                 object.__setattr__(self, name, value)
-            ok = isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value))
+            ok = isinstance(value, tuple) and len(value) == 2 and all(map(is_finite_real, value))
             if not ok or not low <= value[0] <= value[1] <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
                                  f"{low} <= low <= high <= {high}")
         for name, (low, high) in _SCALAR_LIMITS.items():
             value = getattr(self, name)
-            if not _is_number(value) or not low <= value <= high:
+            if not is_finite_real(value) or not low <= value <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a number in [{low}, {high}]")
-
-
-def _is_number(value: object) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(float(value)))
 
 
 def item_rng(seed: int, subset: str, index: int) -> np.random.Generator:

@@ -26,7 +26,7 @@ from datumaro_mnist_plugins.synthetic.parallel import WORKERS_ENV, RenderError, 
 from ..conftest import error_text, run_datum
 from .test_mnist_synthetic import write_recipe
 
-#: 32x32 digits: 48 to a block, so a few hundred items span several blocks.
+#: 32x32 digits: 96 to a block, so a few hundred items span several blocks.
 RECIPE = {
     "seed": 7,
     "subsets": {
@@ -100,11 +100,12 @@ def test_any_mix_of_runs_and_jumps_gives_each_item_its_own_pixels(recipe_path, r
 def counting_renders(monkeypatch, fail_at=None):
     """Count draws (by process id); with *fail_at*, drawing that item fails."""
     calls = []
-    real_scan, real_streams = strokes.scan_digit, parallel.item_streams
+    real_scan, real_streams = strokes.scan_digits, parallel.item_streams
 
-    def scan_digit(*args, **kwargs):
-        calls.append(os.getpid())
-        return real_scan(*args, **kwargs)
+    def scan_digits(digits, *args, **kwargs):
+        scans = real_scan(digits, *args, **kwargs)
+        calls.extend([os.getpid()] * len(scans))  # one a digit drawn
+        return scans
 
     def item_streams(seed, subset, indices):
         for index, stream in zip(indices, real_streams(seed, subset, indices)):
@@ -112,7 +113,7 @@ def counting_renders(monkeypatch, fail_at=None):
                 raise ValueError("the pen broke")
             yield stream
 
-    monkeypatch.setattr(strokes, "scan_digit", scan_digit)
+    monkeypatch.setattr(strokes, "scan_digits", scan_digits)
     monkeypatch.setattr(parallel, "item_streams", item_streams)
     return calls
 
@@ -168,6 +169,21 @@ def test_a_failed_draw_in_a_worker_names_the_item(recipe_path, monkeypatch, tmp_
     message = error_text(error.value)
     assert "item '150' of subset 'train'" in message and "the pen broke" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_a_block_that_fails_only_together_is_a_clear_error(monkeypatch):
+    """A block whose pen paths fail together, though each digit alone draws: the error names the block."""
+    def broken_block(digits, rngs, style):
+        if len(digits) > 1:
+            raise MemoryError("no room for the block")
+        return real(digits, rngs, style)
+
+    real = strokes.scan_digits
+    monkeypatch.setattr(strokes, "scan_digits", broken_block)
+    style = strokes.DigitStyle()
+    with pytest.raises(RenderError, match=r"can't draw items 40\.\.42 of subset 'train' together"):
+        render_items(0, style, "train", [40, 41, 42], [1, 2, 3])
+    assert render_items(0, style, "train", [41], [2]).shape == (1, 28, 28)
 
 
 def test_a_worker_killed_mid_read_is_a_clear_error(recipe_path):
@@ -258,7 +274,8 @@ def test_a_stream_holds_a_few_blocks_and_draws_each_once(tmp_path, monkeypatch):
     path = write_recipe(tmp_path, {"seed": 1, "subsets": {"train": 1500}})
     for item in dm.StreamDataset.import_from(path, "mnist_synthetic", workers=2):
         item.media.data
-    assert sorted(submitted) == [("train", b) for b in range(-(-1500 // 62))]  # 62 digits of 28x28 a block
+    per_block = parallel._BLOCK_BYTES // 28**2  # digits of 28x28 a block
+    assert sorted(submitted) == [("train", b) for b in range(-(-1500 // per_block))]
     assert max(held) <= 2 * 4 + 2  # the read-ahead window (4 blocks a worker) and the block being read
 
 

@@ -50,6 +50,13 @@ HOSTILE = {
     "a NaN proportion": ("recipe.yaml", "proportions: [.nan, 1, 1, 1, 1, 1, 1, 1, 1, 1]", ["proportions"]),
     "a huge integer proportion": ("recipe.json", '{"subsets": {"t": {"count": 3, "proportions": [' + "9" * 4000
                                   + ', 1, 1, 1, 1, 1, 1, 1, 1, 1]}}}', ["proportions"]),
+    "a 400-digit style knob": ("recipe.json", '{"style": {"noise": ' + "9" * 400 + '}}', ["style.noise"]),
+    "a 400-digit pen width": ("recipe.json", '{"style": {"stroke_width": [1, ' + "9" * 400 + ']}}',
+                              ["style.stroke_width"]),
+    "a boolean seed": ("recipe.yaml", "seed: true", ["seed"]),
+    "a boolean count": ("recipe.yaml", "subsets: {train: {count: true}}", ["subsets.train", "count"]),
+    "a boolean class": ("recipe.yaml", "subsets: {train: {count: 3, keep_classes: [true]}}", ["keep_classes"]),
+    "a boolean image size": ("recipe.yaml", "style: {image_size: true}", ["style.image_size"]),
     "a trillion items": ("recipe.yaml", "subsets: {train: 1000000000000}", ["subsets.train", "count"]),
     "a huge image size": ("recipe.yaml", "style: {image_size: 100000000}", ["style.image_size"]),
     "mixed key types": ("recipe.yaml", "{1: 2, colour: red}", ["unknown key"]),
