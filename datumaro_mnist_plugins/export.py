@@ -16,6 +16,7 @@ from datumaro.components.errors import DatasetExportError, MediaTypeError
 from datumaro.components.exporter import Exporter
 from datumaro.components.media import FromDataMixin, Image, ImageFromNumpy
 
+from .datumaro_cleanup import guard_made_folder
 from .items import check_export_id, shown_id
 from .labels import NO_LABEL, label_names_of, save_label_names
 from .sidecar import SidecarCollector
@@ -160,6 +161,13 @@ def check_destination(save_dir: str) -> None:
 
 class StagedExporter(Exporter):
     """An exporter whose exports go through ``staged_export``: into any folder, the one it came from too."""
+
+    @classmethod
+    def convert(cls, extractor, save_dir, **options):
+        """Datumaro's, after taking over its removal of the folder it made for this export, if it did: a
+        failure removes it only while it is empty, never with another export in it (datumaro_cleanup.py)."""
+        guard_made_folder(save_dir)
+        return super().convert(extractor, save_dir, **options)
 
     @classmethod
     def patch(cls, dataset, patch, save_dir, **options):

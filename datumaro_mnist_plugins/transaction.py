@@ -286,12 +286,13 @@ def _plain_name(name: object) -> bool:
 
 
 @contextmanager
-def flocked(path: str, shared: bool = False) -> Iterator[None]:
-    """Hold an flock on the file *path* (made if need be), removed by the last holder to let go of it."""
+def flocked(path: str, shared: bool = False, wait: bool = True) -> Iterator[None]:
+    """Hold an flock on the file *path* (made if need be), removed by the last holder to let go of it.
+    Without *wait*, BlockingIOError if another holds it."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
             held = os.fstat(fd)
             try:
                 current = os.stat(path)
