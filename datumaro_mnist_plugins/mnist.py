@@ -175,9 +175,9 @@ class MnistImporter(DigitsImporter):
     def find_sources_with_params(cls, path: str, split: Optional[str] = None, **extra_params) -> List[Dict]:
         """The subsets to import: of one EMNIST split per folder; prefixed and merged when several folders."""
         path = osp.normpath(path)
-        recover_interrupted_export(path)
         if osp.isfile(path):
-            return cls.find_sources(path)
+            return cls.find_sources(path)  # it recovers an interrupted export
+        recover_interrupted_export(path)
         return [_source(files, **options) for files, options in subsets_to_import(path, split, cls._MAX_DEPTH)]
 
 
