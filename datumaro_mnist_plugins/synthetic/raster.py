@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import threading
 from functools import lru_cache
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -89,7 +89,9 @@ def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: float, sigma
     cells = dense.astype(np.intp)
     weights_x = rows.take(cells[..., 0], axis=0, mode="clip")[:, None]  # each (B, 1, n, size)
     weights_y = rows.take(cells[..., 1], axis=0, mode="clip")[:, None]
-    smoothed = np.add.reduce((weights_y @ field) * weights_x, axis=3)  # (B, 2, n), a weighted mean of [0, 1)
+    product = weights_y @ field
+    product *= weights_x  # in place: a broadcast product into a new array costs several times more
+    smoothed = np.add.reduce(product, axis=3)  # (B, 2, n), a weighted mean of [0, 1)
     return dense + smoothed.transpose(0, 2, 1) * (2.0 * alpha * FIELD_STEPS)
 
 
@@ -110,24 +112,31 @@ def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Se
     """Draw the strokes, given in canvas coordinates, in binary ink on a ``canvas_size`` square: the
     "scan" MNIST's digits were normalized from (NIST's were binary, at a few times MNIST's resolution)."""
     canvas = Image.new("L", (canvas_size, canvas_size), 0)
-    _draw_strokes(ImageDraw.Draw(canvas), canvas_points, bounds, open_strokes, widths)
+    _draw_strokes(ImageDraw.Draw(canvas).draw, canvas_points, bounds, open_strokes, widths)
     return canvas
 
 
-def _draw_strokes(draw: ImageDraw.ImageDraw, canvas_points: np.ndarray, bounds: Sequence[int],
-                  open_strokes: Sequence[bool], widths: List[float]) -> None:
+def _draw_strokes(draw, canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool],
+                  widths: List[float]) -> None:
+    """Draw on *draw*, a Pillow core drawing context (``ImageDraw.Draw(image).draw``): the calls
+    ``ImageDraw`` makes for ``line`` and ``ellipse`` with fill 255, without its Python layer (a fifth
+    of a digit's drawing). Pillow truncates every coordinate to an integer."""
     flat = canvas_points.ravel().tolist()
+    line, ellipse = draw.draw_lines, draw.draw_ellipse
     for start, stop, pen, has_ends in zip(bounds, bounds[1:], widths, open_strokes):
-        draw.line(flat[2 * start : 2 * stop], fill=255, width=max(1, int(pen + 0.5)))
+        line(flat[2 * start : 2 * stop], _INK, max(1, int(pen + 0.5)))
         if has_ends:  # round pen ends: a plain wide line ends square
             r = pen / 2.0 - 0.5
             for j in (2 * start, 2 * stop - 2):
                 x, y = flat[j], flat[j + 1]
-                draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+                ellipse((x - r, y - r, x + r, y + r), _INK, 1)
 
 
-#: Each thread's blank canvas, reused from digit to digit (drawing stays inside a digit's
-#: ``canvas_size`` square, which is cleared after use): saves making an image and a drawing context.
+#: The ink of a mode "L" drawing at 255 (what ``ImageDraw`` passes its core for ``fill=255``).
+_INK = 255
+#: Each thread's blank canvas (a Pillow core image and its drawing context), reused from digit to
+#: digit (drawing stays inside a digit's ``canvas_size`` square, and its inked box is cleared after
+#: use): saves making an image and a drawing context.
 _CANVAS = threading.local()
 
 
@@ -135,22 +144,22 @@ _CANVAS = threading.local()
 _KEPT_CANVAS = 1024
 
 
-def _blank_canvas(canvas_size: int) -> Tuple[Image.Image, ImageDraw.ImageDraw]:
-    canvas = getattr(_CANVAS, "image", None)
-    if canvas is None or not canvas_size <= canvas.size[0] <= 2 * canvas_size:
-        canvas = Image.new("L", (canvas_size, canvas_size), 0)
-        draw = ImageDraw.Draw(canvas)
-        if canvas_size > _KEPT_CANVAS:
-            return canvas, draw
-        _CANVAS.image, _CANVAS.draw = canvas, draw
-    return canvas, _CANVAS.draw
+def _blank_canvas(canvas_size: int) -> tuple:
+    """A blank core image at least ``canvas_size`` square (at most twice) and its drawing context."""
+    kept = getattr(_CANVAS, "kept", None)
+    if kept is None or not canvas_size <= kept[0].size[0] <= 2 * canvas_size:
+        image = Image.new("L", (canvas_size, canvas_size), 0)
+        kept = (image.im, ImageDraw.Draw(image).draw)
+        if canvas_size <= _KEPT_CANVAS:
+            _CANVAS.kept = kept
+    return kept
 
 
 class Scan(NamedTuple):
     """A digit drawn and box-averaged, with the random numbers its finish needs (drawn in the item's
     order, so the finish can be done for a whole block at once, elementwise)."""
 
-    coverage: Image.Image  # box x box, mode L: ink coverage of each pixel of the box, 0-255
+    coverage: Any  # box x box Pillow core image, mode L: ink coverage of each pixel of the box, 0-255
     box: int
     peak: int  # index into _PEAK_LEVELS
     u_pixel: np.ndarray  # (box * box,) uniforms: which full pixels saturate, edge spread
@@ -159,34 +168,43 @@ class Scan(NamedTuple):
     noise: Optional[np.ndarray]  # (size, size) additive noise, or None
 
 
-def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
-         canvas_size: int, box: int, rng: np.random.Generator, style) -> Scan:
-    """Draw the pen path (:func:`draw_scan`), area-average its inked square into ``box`` x ``box``, and
-    draw the random numbers :func:`finish` needs."""
-    canvas, draw = _blank_canvas(canvas_size)
-    try:
-        _draw_strokes(draw, canvas_points, bounds, open_strokes, widths)
-        coverage = _box_average(canvas, canvas_size, box)
-    finally:
-        canvas.paste(0, (0, 0, canvas_size, canvas_size))
-    peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, rng.random()), len(_PEAK_LEVELS) - 1)
-    u_pixel = rng.random(box * box)
-    u_digit = rng.random(4)
+def finish_numbers(rng: np.random.Generator, box: int, style) -> Tuple[int, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """The random numbers :func:`finish` needs for a digit of ``box`` pixels (a :class:`Scan`'s last
+    four fields), drawn from *rng* in their fixed order: the peak level, the uniforms, any noise."""
+    uniforms = rng.random(1 + box * box + 4)  # one call: the same numbers as three in a row
+    peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, uniforms[0]), len(_PEAK_LEVELS) - 1)
     size = style.image_size
     noise = rng.normal(0.0, style.noise * 255.0, (size, size)) if style.noise > 0 else None
-    return Scan(coverage, box, peak, u_pixel, u_digit, noise)
+    return peak, uniforms[1 : 1 + box * box], uniforms[1 + box * box :], noise
 
 
-def _box_average(canvas: Image.Image, canvas_size: int, box: int) -> Image.Image:
-    """MNIST's size normalization of a binary scan (ink only in its top-left ``canvas_size`` square):
-    the square around its inked bounding box, area-averaged into ``box`` x ``box`` pixels (the aspect
-    ratio kept, the longest side spanning the box)."""
-    x0, y0, x1, y1 = canvas.getbbox() or (0, 0, 1, 1)
+def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
+         canvas_size: int, box: int):
+    """Draw the pen path (:func:`draw_scan`) and area-average its inked square into ``box`` x ``box``:
+    the coverage, a Pillow core image."""
+    canvas, draw = _blank_canvas(canvas_size)
+    _draw_strokes(draw, canvas_points, bounds, open_strokes, widths)
+    inked = canvas.getbbox()
+    try:
+        return _box_average(canvas, inked or (0, 0, 1, 1), canvas_size, box)
+    finally:
+        if inked:
+            canvas.paste(0, inked)
+
+
+def _box_average(canvas, inked: Tuple[int, int, int, int], canvas_size: int, box: int):
+    """MNIST's size normalization of a binary scan (a core image, ink only in its top-left
+    ``canvas_size`` square, within *inked*): the square around its inked bounding box, area-averaged
+    into ``box`` x ``box`` pixels (the aspect ratio kept, the longest side spanning the box)."""
+    x0, y0, x1, y1 = inked
     side = max(x1 - x0, y1 - y0)
     limit = canvas_size - side  # the square stays on the scan (drawn centred, with a margin)
     left = min(max((x0 + x1 - side) / 2.0, 0.0), limit)
     top = min(max((y0 + y1 - side) / 2.0, 0.0), limit)
-    return canvas.resize((box, box), Image.BOX, box=(left, top, left + side, top + side))
+    return canvas.resize((box, box), _BOX_FILTER, (left, top, left + side, top + side))
+
+
+_BOX_FILTER = int(Image.Resampling.BOX)
 
 
 def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
@@ -215,13 +233,12 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     return images
 
 
-def _side_by_side(images: Sequence[Image.Image], box: int) -> np.ndarray:
-    """The pixels of ``box`` x ``box`` images, ``N x box*box``: pasted side by side, read in one go."""
-    if len(images) == 1:
-        return np.frombuffer(images[0].tobytes(), dtype=np.uint8)[None]
+def _side_by_side(images: Sequence[Any], box: int) -> np.ndarray:
+    """The pixels of ``box`` x ``box`` core images, ``N x box*box``: pasted side by side, read in one go."""
     strip = Image.new("L", (box * len(images), box))
+    paste = strip.im.paste
     for k, image in enumerate(images):
-        strip.paste(image, (k * box, 0))
+        paste(image, (k * box, 0, (k + 1) * box, box))
     pixels = np.frombuffer(strip.tobytes(), dtype=np.uint8).reshape(box, len(images), box)
     return pixels.transpose(1, 0, 2).reshape(len(images), box * box)
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..checks import is_int_in
 from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
-from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, fit_box, scan
+from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
 from .style import DigitStyle, item_rng
 
 __all__ = ["ALLOGRAPHS", "CLASS_SHAPE", "DIGIT_CLASSES", "DigitStyle", "item_rng", "render_allograph", "render_digit"]
@@ -178,8 +178,8 @@ def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> Scan:
 
 
 class _Pen(NamedTuple):
-    """One digit's pen path before it is computed: its glyph, its random numbers (drawn in the item's
-    order), and its stream where the scan goes on drawing (restored: the stream may be re-seeded)."""
+    """One digit's pen path before it is computed: its glyph and all its random numbers, drawn in the
+    item's order (its stream may be re-seeded for the next item once they are drawn)."""
 
     glyph: _Glyph
     linear: List[List[float]]  # slant, stretch and rotation, transposed
@@ -188,8 +188,7 @@ class _Pen(NamedTuple):
     box: int
     width: float  # the pen's width, in output pixels
     widths: List[float]  # each stroke's pen width, in scan pixels
-    rng: np.random.Generator
-    state: dict
+    finish: tuple  # the numbers raster.finish needs (raster.finish_numbers)
 
 
 def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pen:
@@ -210,7 +209,7 @@ def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pe
     spread = style.stroke_width_jitter
     widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
-    return _Pen(glyph, linear, jitter, field, box, width, widths, rng, rng.bit_generator.state)
+    return _Pen(glyph, linear, jitter, field, box, width, widths, finish_numbers(rng, box, style))
 
 
 def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
@@ -250,10 +249,9 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
     scans: List[Optional[Scan]] = [None] * len(pens)
     for k, pen, start, length, side in zip([k for group in members for k in group], order, starts.tolist(),
                                            lengths, canvas):
-        pen.rng.bit_generator.state = pen.state  # the scan draws on from where the pen left the stream
         glyph = pen.glyph
-        scans[k] = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side,
-                        pen.box, pen.rng, style)
+        coverage = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side, pen.box)
+        scans[k] = Scan(coverage, pen.box, *pen.finish)
     return scans
 
 
