@@ -284,8 +284,12 @@ def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_satur
     on_row = (index[None, :] - phase[:, :1]) % step == 0
     on_column = (index[None, :] - phase[:, 1:]) % step == 0
     lattice = (on_row[:, :, None] & on_column[:, None, :]).reshape(len(levels), box * box)
-    score = np.where(full, 1.0 + lattice + u_pixel, 0.0)  # lattice before the rest, at random among each
-    chosen = np.argsort(-score, axis=1, kind="stable")[:, :most]
+    score = np.where(full, -1.0 - lattice - u_pixel, 0.0)  # lattice before the rest, at random among each
+    # the *most* best of each row, in order (a stable sort's: ties by position; scores of full pixels
+    # tie only if two uniforms do): a partition, then a sort of those alone
+    best = np.argpartition(score, most - 1, axis=1)[:, :most] if most < box * box else np.argsort(score, axis=1)
+    best.sort(axis=1)
+    chosen = np.take_along_axis(best, np.argsort(np.take_along_axis(score, best, axis=1), axis=1, kind="stable"), axis=1)
     rows = np.arange(len(levels))[:, None]
     keep = (np.arange(most)[None, :] < counts[:, None]) & full[rows, chosen]
     levels[np.broadcast_to(rows, chosen.shape)[keep], chosen[keep]] = 255
@@ -299,14 +303,14 @@ def _centre_by_mass(images: np.ndarray) -> np.ndarray:
     columns = np.add.reduce(images, axis=1, dtype=np.int64)
     mass = np.add.reduce(columns, axis=1)
     grid, divisor = _grid(size), np.maximum(mass, 1)
-    dx = np.rint(size / 2.0 - (columns @ grid) / divisor).tolist()
-    dy = np.rint(size / 2.0 - (np.add.reduce(images, axis=2, dtype=np.int64) @ grid) / divisor).tolist()
-    for image, x, y, inked in zip(images, dx, dy, mass.tolist()):
-        if not inked or (x == 0 and y == 0):  # a blank image stays as it is
-            continue
-        x, y = int(x), int(y)
-        moved = np.zeros_like(image)
-        moved[max(y, 0) : size + min(y, 0), max(x, 0) : size + min(x, 0)] = \
-            image[max(-y, 0) : size + min(-y, 0), max(-x, 0) : size + min(-x, 0)]
-        image[...] = moved
+    dx = np.rint(size / 2.0 - (columns @ grid) / divisor).astype(np.intp)
+    dy = np.rint(size / 2.0 - (np.add.reduce(images, axis=2, dtype=np.int64) @ grid) / divisor).astype(np.intp)
+    moving = (mass > 0) & ((dx != 0) | (dy != 0))  # a blank image stays as it is
+    shifts = np.stack([dx, dy], axis=1)[moving]
+    for x, y in np.unique(shifts, axis=0).tolist():  # the images of one shift at once
+        which = np.flatnonzero(moving & (dx == x) & (dy == y))
+        moved = np.zeros((len(which), size, size), dtype=images.dtype)
+        moved[:, max(y, 0) : size + min(y, 0), max(x, 0) : size + min(x, 0)] = \
+            images[which, max(-y, 0) : size + min(-y, 0), max(-x, 0) : size + min(-x, 0)]
+        images[which] = moved
     return images
