@@ -155,11 +155,15 @@ def scan_digits(digits: Sequence[int], rngs: Iterable[np.random.Generator],
     """:func:`scan_digit` of each digit with its stream (*rngs* may re-seed one generator from item to
     item): the same scans, the pen paths of a block's digits computed together (:func:`_scan_pens`)."""
     pens = []
-    for digit, rng in zip(digits, rngs):
+    size = style.image_size
+    # the elastic fields of the block in one array, each drawn into its row
+    fields = np.empty((len(digits), 2, size, size)) if style.elastic_alpha > 0 else None
+    for k, (digit, rng) in enumerate(zip(digits, rngs)):
         glyphs, cumulative = _GLYPHS[_check_digit(digit)]
-        u_glyph = float(rng.random())
-        pens.append(_draw_pen(glyphs[min(bisect.bisect_right(cumulative, u_glyph), len(glyphs) - 1)], rng, style))
-    return _scan_pens(pens, style)
+        u_glyph, *uniforms = rng.random(6).tolist()  # the allograph's, then the pen's 5: one call
+        glyph = glyphs[min(bisect.bisect_right(cumulative, u_glyph), len(glyphs) - 1)]
+        pens.append(_draw_pen(glyph, uniforms, rng, style, None if fields is None else fields[k]))
+    return _scan_pens(pens, style, fields)
 
 
 def render_allograph(digit: int, name: str, rng: np.random.Generator, style: DigitStyle = DigitStyle()) -> np.ndarray:
@@ -174,7 +178,7 @@ def render_allograph(digit: int, name: str, rng: np.random.Generator, style: Dig
 
 def _render(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> Scan:
     """Pen path -> elastic wobble -> MNIST box fit -> binary scan, box-averaged (finished by :func:`.raster.finish`)."""
-    return _scan_pens([_draw_pen(glyph, rng, style)], style)[0]
+    return _scan_pens([_draw_pen(glyph, rng.random(5).tolist(), rng, style)], style)[0]
 
 
 class _Pen(NamedTuple):
@@ -191,9 +195,11 @@ class _Pen(NamedTuple):
     finish: tuple  # the numbers raster.finish needs (raster.finish_numbers)
 
 
-def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pen:
-    """A digit's random numbers up to its scan, in the order they always were, and what they set."""
-    u_slant, u_rotation, u_aspect, u_width, u_scale = rng.random(5).tolist()
+def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, style: DigitStyle,
+              field: Optional[np.ndarray] = None) -> _Pen:
+    """A digit's random numbers, its first five *uniforms* drawn, then the rest from *rng* in the order
+    they always were (the elastic field into *field* if given), and what they set."""
+    u_slant, u_rotation, u_aspect, u_width, u_scale = uniforms
     shear = math.tan(math.radians(_pick(style.slant, u_slant)))
     angle = math.radians(_pick(style.rotation, u_rotation))
     aspect = _pick(style.aspect, u_aspect)
@@ -203,7 +209,8 @@ def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pe
     linear = [[cos * aspect, sin * aspect], [-cos * shear - sin, cos - sin * shear]]
     jitter = rng.standard_normal(glyph.points.shape)
     size = style.image_size
-    field = rng.random((2, size, size)) if style.elastic_alpha > 0 else None  # [dx or dy, row, column]
+    if style.elastic_alpha > 0:  # [dx or dy, row, column]
+        field = rng.random((2, size, size)) if field is None else rng.random(out=field)
     box = max(int(round(BOX_FRACTION * size * _pick(style.scale, u_scale))), 1)
     width = _pick(style.stroke_width, u_width) * (size / 28.0)
     spread = style.stroke_width_jitter
@@ -212,8 +219,9 @@ def _draw_pen(glyph: _Glyph, rng: np.random.Generator, style: DigitStyle) -> _Pe
     return _Pen(glyph, linear, jitter, field, box, width, widths, finish_numbers(rng, box, style))
 
 
-def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
-    """Pen path -> elastic wobble -> MNIST box fit for a block of digits at once, then each one's scan.
+def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndarray] = None) -> List[Scan]:
+    """Pen path -> elastic wobble -> MNIST box fit for a block of digits at once, then each one's scan
+    (*fields*: the pens' elastic fields, stacked, if they are already).
 
     Every step is elementwise, exact (a minimum, a maximum), or a matrix product per digit of the
     shape it has alone (stacked, for the digits of a glyph or of a path length): each digit's numbers
@@ -225,7 +233,8 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
         groups.setdefault(id(pen.glyph), []).append(k)
     # The digits of a glyph together, glyphs by path length: the paths of a length lie side by side.
     members = sorted(groups.values(), key=lambda group: len(pens[group[0]].glyph.spline))
-    order = [pens[k] for group in members for k in group]
+    positions = [k for group in members for k in group]
+    order = [pens[k] for k in positions]
     paths = []
     for group in members:
         glyph = pens[group[0]].glyph
@@ -241,29 +250,30 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle) -> List[Scan]:
     size = style.image_size
     if style.elastic_alpha > 0:  # distort at the scale it is drawn (in field units), then refit
         dense = fit_box(dense, starts, line_box, size / 2.0, FIELD_STEPS, 0.5)
-        _wobble(dense, order, lengths, starts.tolist(), style)
+        fields = np.stack([p.field for p in pens]) if fields is None else fields
+        _wobble(dense, fields[positions], lengths, starts.tolist(), style)
     # To scan coordinates: SUPERSAMPLE scan pixels a pixel, the ink's box centred on the canvas.
     sides = (line_box * SUPERSAMPLE).tolist()
     canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip(sides, order)]
     dense = fit_box(dense, starts, line_box * SUPERSAMPLE, np.array(canvas) / 2.0)
     scans: List[Optional[Scan]] = [None] * len(pens)
-    for k, pen, start, length, side in zip([k for group in members for k in group], order, starts.tolist(),
-                                           lengths, canvas):
+    for k, pen, start, length, side in zip(positions, order, starts.tolist(), lengths, canvas):
         glyph = pen.glyph
         coverage = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side, pen.box)
         scans[k] = Scan(coverage, pen.box, *pen.finish)
     return scans
 
 
-def _wobble(dense: np.ndarray, order: Sequence[_Pen], lengths: List[int], starts: List[int], style: DigitStyle) -> None:
-    """:func:`.raster.elastic` on the paths of *dense* (in place), the paths of a length at once."""
+def _wobble(dense: np.ndarray, fields: np.ndarray, lengths: List[int], starts: List[int], style: DigitStyle) -> None:
+    """:func:`.raster.elastic` on the paths of *dense* (in place; their *fields* in the same order),
+    the paths of a length at once."""
     unit = style.image_size / 28.0
     first = 0
-    for last in range(1, len(order) + 1):
-        if last < len(order) and lengths[last] == lengths[first]:
+    for last in range(1, len(lengths) + 1):
+        if last < len(lengths) and lengths[last] == lengths[first]:
             continue
         a, b = starts[first], starts[last - 1] + lengths[first]
         slab = dense[a:b].reshape(last - first, lengths[first], 2)
-        dense[a:b] = elastic(slab, np.stack([p.field for p in order[first:last]]), style.image_size,
+        dense[a:b] = elastic(slab, fields[first:last], style.image_size,
                              style.elastic_alpha * unit, style.elastic_sigma * unit).reshape(-1, 2)
         first = last
