@@ -219,8 +219,8 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
         rows = [i for i, s in enumerate(scans) if s.box == box]
         group = [scans[i] for i in rows]
         coverage = _side_by_side([s.coverage for s in group], box)
-        u_pixel = np.stack([s.u_pixel for s in group])
-        u_digit = np.stack([s.u_digit for s in group])
+        u_pixel = np.concatenate([s.u_pixel for s in group]).reshape(len(group), box * box)
+        u_digit = np.concatenate([s.u_digit for s in group]).reshape(len(group), -1)
         levels = _ink_levels(coverage, np.array([s.peak for s in group]), u_pixel, u_digit[:, 3])
         _saturate(levels, coverage == 255, u_pixel, u_digit[:, :3], box)
         at = (size - box) // 2
@@ -260,14 +260,14 @@ def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray, u_
     # a step, as the continuous coverage of a real pen edge would (MNIST: ~70 grey levels a digit);
     # a pixel within two scan pixels of blank spreads down to 1, one within one of full up to the
     # peak, as MNIST's faint halo (levels 1-5: ~3 pixels a digit) and near-full pixels (246-251: ~4).
-    rows, columns = np.nonzero((coverage > 0) & ~full)
+    edge = np.flatnonzero((coverage > 0) & ~full)  # flat indices: cheaper than (row, column) pairs
     pixel = 255.0 / SUPERSAMPLE**2
-    step, here, peak = 0.75 * pixel, coverage[rows, columns], _PEAK_VALUES[peaks[rows]]
-    value = scaled[rows, columns].astype(np.float64)
+    step, here, peak = 0.75 * pixel, coverage.take(edge), _PEAK_VALUES[peaks[edge // coverage.shape[1]]]
+    value = scaled.take(edge).astype(np.float64)
     low = np.where(here <= 2 * pixel, 1.0, value - step / 2)
     high = np.where(here >= 255 - pixel, peak, value + step / 2)
-    spread = low + u_pixel[rows, columns] * (high - low)
-    scaled[rows, columns] = np.clip(spread + 0.5, 1, peak)
+    spread = low + u_pixel.take(edge) * (high - low)
+    scaled.reshape(-1)[edge] = np.clip(spread + 0.5, 1, peak)
     return scaled
 
 
@@ -305,10 +305,11 @@ def _centre_by_mass(images: np.ndarray) -> np.ndarray:
     grid, divisor = _grid(size), np.maximum(mass, 1)
     dx = np.rint(size / 2.0 - (columns @ grid) / divisor).astype(np.intp)
     dy = np.rint(size / 2.0 - (np.add.reduce(images, axis=2, dtype=np.int64) @ grid) / divisor).astype(np.intp)
-    moving = (mass > 0) & ((dx != 0) | (dy != 0))  # a blank image stays as it is
-    shifts = np.stack([dx, dy], axis=1)[moving]
-    for x, y in np.unique(shifts, axis=0).tolist():  # the images of one shift at once
-        which = np.flatnonzero(moving & (dx == x) & (dy == y))
+    # the images of one shift at once (a code per shift); a blank image stays as it is
+    codes = np.where((mass > 0) & ((dx != 0) | (dy != 0)), (dx + size) * (4 * size) + dy + size, -1)
+    for code in np.unique(codes[codes >= 0]).tolist():
+        x, y = code // (4 * size) - size, code % (4 * size) - size
+        which = np.flatnonzero(codes == code)
         moved = np.zeros((len(which), size, size), dtype=images.dtype)
         moved[:, max(y, 0) : size + min(y, 0), max(x, 0) : size + min(x, 0)] = \
             images[which, max(-y, 0) : size + min(-y, 0), max(-x, 0) : size + min(-x, 0)]

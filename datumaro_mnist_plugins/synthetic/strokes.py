@@ -239,7 +239,8 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
     for group in members:
         glyph = pens[group[0]].glyph
         # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
-        points = glyph.points + np.stack([pens[k].jitter for k in group]) * style.jitter
+        jitter = np.concatenate([pens[k].jitter for k in group]).reshape(len(group), *glyph.points.shape)
+        points = glyph.points + jitter * style.jitter
         paths.append((glyph.spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
     lengths = [len(pen.glyph.spline) for pen in order]
     starts = np.cumsum([0] + lengths[:-1])
