@@ -285,14 +285,22 @@ def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_satur
     on_column = (index[None, :] - phase[:, 1:]) % step == 0
     lattice = (on_row[:, :, None] & on_column[:, None, :]).reshape(len(levels), box * box)
     score = np.where(full, -1.0 - lattice - u_pixel, 0.0)  # lattice before the rest, at random among each
-    # the *most* best of each row, in order (a stable sort's: ties by position; scores of full pixels
-    # tie only if two uniforms do): a partition, then a sort of those alone
-    best = np.argpartition(score, most - 1, axis=1)[:, :most] if most < box * box else np.argsort(score, axis=1)
-    best.sort(axis=1)
-    chosen = np.take_along_axis(best, np.argsort(np.take_along_axis(score, best, axis=1), axis=1, kind="stable"), axis=1)
+    chosen = _first_sorted(score, most)
     rows = np.arange(len(levels))[:, None]
     keep = (np.arange(most)[None, :] < counts[:, None]) & full[rows, chosen]
     levels[np.broadcast_to(rows, chosen.shape)[keep], chosen[keep]] = 255
+
+
+def _first_sorted(score: np.ndarray, most: int) -> np.ndarray:
+    """``np.argsort(score, axis=1, kind="stable")[:, :most]``, without sorting whole rows: the *most*
+    smallest of each row by a partition (ties at its edge by position), then those sorted."""
+    if most >= score.shape[1]:
+        return np.argsort(score, axis=1, kind="stable")
+    edge = np.take_along_axis(score, np.argpartition(score, most - 1, axis=1)[:, most - 1 : most], axis=1)
+    below, tied = score < edge, score == edge
+    room = most - np.add.reduce(below, axis=1, keepdims=True)  # the first tied ones fill the rest
+    best = np.nonzero(below | (tied & (np.cumsum(tied, axis=1) <= room)))[1].reshape(len(score), most)
+    return np.take_along_axis(best, np.argsort(np.take_along_axis(score, best, axis=1), axis=1, kind="stable"), axis=1)
 
 
 def _centre_by_mass(images: np.ndarray) -> np.ndarray:
