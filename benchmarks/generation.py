@@ -49,7 +49,8 @@ def used():
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 start, cpu_start = time.perf_counter(), used()
 if case == "render":
-    from datumaro_mnist_plugins.synthetic.parallel import _BLOCK_BYTES, render_items
+    from datumaro_mnist_plugins.synthetic.parallel import _BLOCK_BYTES, keep_freed_memory, render_items
+    keep_freed_memory()  # as a worker does
     style, block = DigitStyle(), _BLOCK_BYTES // 28**2
     for first in range(0, count, block):
         indices = range(first, min(first + block, count))
