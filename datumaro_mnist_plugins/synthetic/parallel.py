@@ -108,6 +108,18 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _WORKER_MALLOC = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 64 << 20))
 
 
+def _find_mallopt() -> Optional[Callable[[int, int], int]]:
+    """glibc's ``mallopt``, looked up here in the parent: a forked child must not run the dynamic loader
+    (another thread of the parent may have held its lock when it forked)."""
+    try:
+        return ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, TypeError):  # not glibc, or no C library to look in
+        return None
+
+
+_MALLOPT = _find_mallopt()
+
+
 def keep_freed_memory() -> None:
     """Make this process's malloc keep the memory it frees (glibc; elsewhere nothing to do).
 
@@ -116,12 +128,9 @@ def keep_freed_memory() -> None:
     digit, a tenth of its time spent in the kernel. Only for processes that run the renderer alone
     (our workers): a user's process keeps its allocator as it is.
     """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError, TypeError):
-        return
-    for parameter, value in _WORKER_MALLOC:
-        mallopt(parameter, value)
+    if _MALLOPT is not None:
+        for parameter, value in _WORKER_MALLOC:
+            _MALLOPT(parameter, value)
 
 
 def _serve(conn: Connection, parent_end: Optional[Connection], seed: int, style) -> None:
