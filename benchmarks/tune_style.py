@@ -16,8 +16,11 @@ whatever the candidate, so candidates differ only by their parameters). Two obje
 * ``knn``: a soft nearest-neighbour classifier — each real digit's score for class c is a log-sum-exp
   of ``-d^2 / T`` over its K nearest generated digits of class c (raw pixels), the objective the mean
   log-probability of its true class. A class's shapes and weights change only its own digits, so a
-  candidate re-measures one tenth of them (half a second for 10,000). Cheap, but it did not carry
-  over to the SVC (see docs/synthetic.md): it rewards the few generated digits nearest each real one.
+  candidate re-measures one tenth of them (half a second for 10,000).
+
+Neither has carried over to the benchmark's 30,000 digits yet (docs/synthetic.md, "Tuning the tables"):
+on a few thousand digits, another sample moves TSTR more than a step does, so the descent fits the
+sample's luck. ``--samples`` keeps a step only if it gains on each of several independent samples.
 
 The optimizer is coordinate descent with shrinking steps: each scalar in turn is walked by +-step while
 the objective rises by more than ``--min-gain``; steps halve each round. Progress goes to stdout (run it
