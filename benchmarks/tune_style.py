@@ -305,17 +305,17 @@ def print_tables(params: Params) -> None:
         print(f"    {knob} = {getattr(params.style, knob)}")
 
 
-def check(params: Params, real: np.ndarray, labels: np.ndarray, count: int) -> None:
+def check(params: Params, real: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) -> None:
     """TSTR of PCA(50) + SVC(C=10) trained on *count* digits drawn with *params* exactly as
-    ``benchmarks/synthetic.py`` draws the shipped tables (seed 0), on each half of the real digits."""
+    ``benchmarks/synthetic.py`` draws the shipped tables (its ``--seed``), on each half of the real digits."""
     from synthetic import generate, tstr
 
     with glyph_table(params.table()):
-        images, train_labels, _ = generate(count, 0, params.style)
+        images, train_labels, _ = generate(count, seed, params.style)
     (acc, _, recall, predicted, _), = tstr(images, train_labels, real, labels, False, {"svc"}).values()
     half = len(real) // 2
     halves = [float((predicted[p] == labels[p]).mean()) for p in (slice(0, half), slice(half, None))]
-    print(f"TSTR svc, {count} generated: {acc:.2%} (first half {halves[0]:.2%}, second half {halves[1]:.2%})")
+    print(f"TSTR svc, {count} generated (seed {seed}): {acc:.2%} (first half {halves[0]:.2%}, second half {halves[1]:.2%})")
     print("  recall by class: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)), flush=True)
 
 
@@ -336,6 +336,7 @@ def parse(argv):
     parser.add_argument("--out", default="tune_style.json", help="best tables so far, as JSON")
     parser.add_argument("--check", type=int, metavar="N",
                         help="don't tune: print SVC TSTR of N digits drawn with the --start tables, both halves")
+    parser.add_argument("--check-seed", type=int, default=0, help="the seed --check draws with (as synthetic.py's)")
     return parser.parse_args(argv)
 
 
@@ -347,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     images, labels = loaded
     best = Params.from_json(json.load(open(args.start))) if args.start else Params()
     if args.check:
-        check(best, images, labels, args.check)
+        check(best, images, labels, args.check, args.check_seed)
         return 0
     real, real_labels = images[: len(images) // 2], labels[: len(images) // 2]  # the second half confirms
     objectives = [SvcObjective(real, real_labels, args.count, best, SEED + k) if args.objective == "svc" else
