@@ -258,7 +258,7 @@ def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_satur
     """Set a few full pixels of each digit (rows of ``N x box*box``) to 255, in place: as many as
     :data:`_SATURATED_CUMULATIVE` draws, full pixels on the digit's lattice first, then any full ones."""
     counts = np.searchsorted(_SATURATED_CUMULATIVE, u_saturated[:, 0], side="right")
-    most = int(counts.max(initial=0))
+    most = min(int(counts.max(initial=0)), box * box)  # a tiny box has fewer pixels than the count drawn
     if most == 0:
         return
     step = max(2, round(box / _LATTICE_STEPS))
