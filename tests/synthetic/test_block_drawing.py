@@ -2,7 +2,7 @@
 the block finish (ink levels, centring, noise) does not let one digit of a block change another."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from datumaro_mnist_plugins.synthetic.parallel import render_items
 from datumaro_mnist_plugins.synthetic.streams import item_streams
@@ -36,6 +36,9 @@ styles = st.builds(
 
 
 @settings(max_examples=12, deadline=None)
+# A 2x2 box (8-px images at scale 0.4) with more 255s drawn than it has pixels: it used to crash.
+@example(style=DigitStyle(image_size=8, scale=(0.4, 1.4), noise=0.0, elastic_alpha=0.0), seed=3, first=202,
+         count=24, split=1)
 @given(style=styles, seed=st.integers(0, 3), first=st.integers(0, 10_000), count=st.integers(1, 24),
        split=st.integers(1, 23))
 def test_a_block_draws_the_same_bytes_as_each_digit_alone(style, seed, first, count, split):
