@@ -286,6 +286,11 @@ class DigitsExporter(StagedExporter):
                 collector.add(item.id, pixels.shape if pixels is not None else (0, 0))
                 if image_files is not None and pixels is not None:
                     image_files.write(subset_name, item.id, pixels)
+            repeated = collector.repeated_id()
+            if repeated is not None:
+                raise DatasetExportError(f"subset '{subset_name}' has two items with id '{shown_id(repeated)}' "
+                                         f"(an item repeated, or subsets '' and 'default', which Datumaro merges); "
+                                         f"give them distinct ids or subsets")
             writer.finish(collector)
         finally:
             writer.close()

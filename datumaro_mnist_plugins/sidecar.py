@@ -93,8 +93,22 @@ class SidecarCollector:
             return sizes.pop()
         return None
 
+    def repeated_id(self) -> Optional[str]:
+        """The first id seen twice: two items one row, which no import could tell apart (Datumaro
+        itself lets them through when subsets ``''`` and ``'default'`` merge)."""
+        if not self._ids_are_positions():
+            seen = set()
+            for item_id in self.ids:
+                if item_id in seen:
+                    return item_id
+                seen.add(item_id)
+        return None
+
+    def _ids_are_positions(self) -> bool:
+        return all(i == str(n) for n, i in enumerate(self.ids))
+
     def sidecar(self, has_images: bool) -> Sidecar:
-        ids = self.ids if any(i != str(n) for n, i in enumerate(self.ids)) else None
+        ids = None if self._ids_are_positions() else self.ids
         sizes = self.sizes if has_images and self.uniform_size is None else None
         return Sidecar(ids=ids, sizes=sizes)
 

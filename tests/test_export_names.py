@@ -128,6 +128,16 @@ def test_clashing_or_unfit_names_are_refused_naming_them(tmp_path, fmt, subsets,
     assert all(repr(name) in message for name in named), message
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("subsets", [["default", ""], ["", "default"], ["", "default", "train"]])
+def test_subsets_datumaro_merges_with_repeated_ids_are_refused(tmp_path, fmt, subsets):
+    """Datumaro merges subset '' into 'default' and hands the exporter both items '0': one row each would
+    make a file no import can read, so the export refuses, naming the subset and the id."""
+    message = refuses_before_writing(dataset_of(subsets), str(tmp_path / "out"), fmt)
+    assert "'default'" in message and "id '0'" in message, message
+    round_trips(dataset_of([""]), str(tmp_path / "alone"), fmt)  # subset '' alone is 'default'
+
+
 @pytest.mark.parametrize("name", ["emnist-digits-train", "qmnist-test", "xnist", "t10k", "T10K"])
 def test_family_prefixes_are_refused_by_mnist_and_kept_by_mnist_csv(tmp_path, name):
     """In IDX file names these are another subset (EMNIST's are transposed); in CSV file names they are not."""
