@@ -200,7 +200,9 @@ def test_a_worker_killed_mid_read_is_a_clear_error(recipe_path):
 
 ABANDON = textwrap.dedent(
     """
-    import multiprocessing, os, sys, time
+    import multiprocessing, os, signal, sys, time
+    # Ctrl-C live as in a terminal, even when the suite itself runs in the background (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import datumaro as dm
     dataset = dm.StreamDataset.import_from(sys.argv[1], "mnist_synthetic", workers=3)
     for n, item in enumerate(dataset):
