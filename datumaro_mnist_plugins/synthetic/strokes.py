@@ -13,8 +13,9 @@ Why it is built this way:
 * A sample jitters the control points (points shared by two strokes stay shared: a corner stays a
   corner, a pen lift stays a gap), applies slant, rotation and aspect (after a per-class bend compiled
   in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`; and a
-  class's pen, :data:`CLASS_PEN`), and bends the pen path with an elastic distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a
-  Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
+  class's pen, :data:`CLASS_PEN`), and bends the pen path with an elastic distortion (Simard,
+  Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a Gaussian of width
+  sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
   resolution, its inked box area-averaged into 20x20 keeping the aspect ratio, and placed in 28x28 by
