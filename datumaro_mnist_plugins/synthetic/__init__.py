@@ -10,6 +10,7 @@
     parallel.py     drawing on every core in ordered blocks, byte-identical whatever the worker count
     digits.py *     SyntheticDigits: the labels, kept indices and lazy images of a recipe's items
     twin.py *       the exact recipe of generated items, or a twin (style estimated) of any digit dataset
+    image_stats.py  what a twin measures in digit images (pen, slant, box, noise, edge width, peak ink)
 
 The Datumaro format itself (importer, extractor, exporter, generator) is :mod:`..mnist_synthetic`.
 """

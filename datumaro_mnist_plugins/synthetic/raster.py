@@ -8,6 +8,8 @@ Why it is built this way (see :mod:`.strokes` for the pen paths):
   digits were binary), then normalized the way MNIST was: the square around its inked box area-averaged
   into 20x20 (aspect kept, the longest side spanning the box), full pixels at one of MNIST's peak ink
   levels, and placed in 28x28 by the whole-pixel shift that puts the centre of mass at the centre.
+* A style's other grey profile (``ink``, ``softness``) is applied to those MNIST-like images, as a
+  dataset made from MNIST by binarizing, dimming or blurring it; MNIST's own profile costs nothing.
 
 Every random number comes from the ``numpy.random.Generator`` passed in, in a fixed order, so the pixels
 are a function of the item's stream alone.
@@ -16,6 +18,7 @@ are a function of the item's stream alone.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from functools import lru_cache
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
@@ -166,16 +169,32 @@ class Scan(NamedTuple):
     u_digit: np.ndarray  # (4,) uniforms: how many full pixels are at 255, their lattice's row and column,
     # the share of full pixels at the second level
     noise: Optional[np.ndarray]  # (size, size) additive noise, or None
+    tone: Optional[Tuple[float, float]] = None  # (ink, softness) of a grey profile not MNIST's, or None
 
 
-def finish_numbers(rng: np.random.Generator, box: int, style) -> Tuple[int, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+#: The style's ``ink`` and ``softness`` that draw MNIST's grey profile (no tone step, no numbers drawn).
+_MNIST_INK, _MNIST_SOFTNESS = (1.0, 1.0), 1.0
+
+
+def finish_numbers(rng: np.random.Generator, box: int, style) -> Tuple[Any, ...]:
     """The random numbers :func:`finish` needs for a digit of ``box`` pixels (a :class:`Scan`'s last
-    four fields), drawn from *rng* in their fixed order: the peak level, the uniforms, any noise."""
+    fields), drawn from *rng* in their fixed order: the peak level, the uniforms, any noise, then the
+    tone (ink and softness) only if the style's is not MNIST's (an ink range draws one uniform), so the
+    default style's streams are what they always were."""
     uniforms = rng.random(1 + box * box + 4)  # one call: the same numbers as three in a row
     peak = min(bisect.bisect_right(_PEAK_CUMULATIVE, uniforms[0]), len(_PEAK_LEVELS) - 1)
     size = style.image_size
     noise = rng.normal(0.0, style.noise * 255.0, (size, size)) if style.noise > 0 else None
-    return peak, uniforms[1 : 1 + box * box], uniforms[1 + box * box :], noise
+    ink, softness, tone = style.ink, style.softness, None
+    if ink != _MNIST_INK or softness != _MNIST_SOFTNESS:
+        tone = tone_of(ink[0] + (ink[1] - ink[0]) * rng.random() if ink[0] != ink[1] else ink[0], softness, size)
+    return peak, uniforms[1 : 1 + box * box], uniforms[1 + box * box :], noise, tone
+
+
+def tone_of(ink: float, softness: float, size: int) -> Tuple[float, float]:
+    """A :class:`Scan`'s tone for a digit of *ink* level and the style's *softness* in a *size* image:
+    a blur's width (softness above 1) is in pixels of a 28-pixel image, so it scales with the image."""
+    return float(ink), (1.0 + (softness - 1.0) * size / 28.0 if softness > 1 else float(softness))
 
 
 def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
@@ -209,7 +228,8 @@ _BOX_FILTER = int(Image.Resampling.BOX)
 
 def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
     """The images of *scans*, ``N x size x size`` uint8: MNIST's ink levels, each box in the middle of
-    the image, then centred by mass, then any noise.
+    the image, centred by mass, then in the style's grey profile if it is not MNIST's (:func:`_toned`:
+    as a dataset made from MNIST-like digits by binarizing, dimming or blurring them), then any noise.
 
     Every step is elementwise or exact (integer sums), so a digit's pixels do not depend on the
     others of its block: a block of one gives the same bytes.
@@ -226,6 +246,9 @@ def finish(scans: Sequence[Scan], size: int) -> np.ndarray:
         at = (size - box) // 2
         images[rows, at : at + box, at : at + box] = levels.reshape(len(rows), box, box)
     images = _centre_by_mass(images)
+    toned = [i for i, s in enumerate(scans) if s.tone is not None]
+    if toned:
+        images[toned] = _toned(images[toned], [scans[i].tone for i in toned])
     noisy = [i for i, s in enumerate(scans) if s.noise is not None]
     if noisy:
         values = images[noisy] + np.stack([scans[i].noise for i in noisy])
@@ -269,6 +292,40 @@ def _ink_levels(coverage: np.ndarray, peaks: np.ndarray, u_pixel: np.ndarray, u_
     spread = low + u_pixel.take(edge) * (high - low)
     scaled.reshape(-1)[edge] = np.clip(spread + 0.5, 1, peak)
     return scaled
+
+
+def _toned(images: np.ndarray, tones: Sequence[Tuple[float, float]]) -> np.ndarray:
+    """MNIST-like images (``N x size x size``) in another grey profile, each with its (ink, softness):
+    a softness below 1 steepens the levels about mid-grey (0: thresholded at 128, as binarizing does),
+    above 1 blurs by a Gaussian of ``softness - 1`` pixels (already scaled to the image), then every
+    level is times ink. Elementwise and shifted sums in a fixed order: a digit's bytes are its own."""
+    ink, softness = (np.array(column, dtype=np.float64)[:, None, None] for column in zip(*tones))
+    values = images.astype(np.float64)
+    steep = softness < 1
+    if steep.any():
+        values = np.where(steep, np.clip((values - 127.5) / np.maximum(softness, 1e-6) + 127.5, 0, 255), values)
+    for sigma in sorted(set(softness[softness > 1].tolist())):
+        which = np.flatnonzero(softness[:, 0, 0] == sigma)
+        values[which] = _blurred(values[which], sigma - 1)
+    return np.clip(np.floor(values * ink + 0.5), 0, 255).astype(np.uint8)
+
+
+def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
+    """*values* (``N x size x size``) blurred by a Gaussian of *sigma* pixels, rows then columns, as
+    sums of shifted copies (no FFT or matrix product whose rounding might depend on N)."""
+    if sigma <= 0:
+        return values
+    reach = int(math.ceil(3 * sigma))
+    weights = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
+    weights /= weights.sum()
+    size = values.shape[1]
+    for axis in (1, 2):
+        padded = np.pad(values, [(0, 0)] + [(reach, reach) if a == axis else (0, 0) for a in (1, 2)])
+        out = np.zeros_like(values)
+        for k, weight in enumerate(weights.tolist()):
+            out += weight * (padded[:, k : k + size] if axis == 1 else padded[:, :, k : k + size])
+        values = out
+    return values
 
 
 def _saturate(levels: np.ndarray, full: np.ndarray, u_pixel: np.ndarray, u_saturated: np.ndarray, box: int) -> None:

@@ -12,9 +12,10 @@ Why it is built this way:
   core).
 * A sample jitters the control points (points shared by two strokes stay shared: a corner stays a
   corner, a pen lift stays a gap), applies slant, rotation and aspect (after a per-class bend compiled
-  in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`), and bends the pen path with an elastic
-  distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a
-  Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
+  in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`; and a
+  class's pen, :data:`CLASS_PEN`), and bends the pen path with an elastic distortion (Simard,
+  Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a Gaussian of width
+  sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
   resolution, its inked box area-averaged into 20x20 keeping the aspect ratio, and placed in 28x28 by
@@ -35,7 +36,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..checks import is_int_in
-from .allographs import ALLOGRAPHS, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
+from .allographs import ALLOGRAPHS, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
 from .style import DigitStyle, item_rng
 
@@ -76,6 +77,7 @@ class _Glyph:
     spline: np.ndarray  # (n, k): dense polyline = spline @ points
     bounds: Tuple[int, ...]  # stroke i is dense[bounds[i]:bounds[i + 1]]
     open_strokes: Tuple[bool, ...]  # strokes with two ends (a closed loop needs no round pen ends)
+    pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
@@ -89,8 +91,9 @@ def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
     return np.stack([x + 0.5, y + waist * bend], axis=1)
 
 
-def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...]) -> _Glyph:
-    """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`)."""
+def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0) -> _Glyph:
+    """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`), drawn with
+    *pen* times the style's pen width."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -107,7 +110,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...]) -> 
         blocks.append(block)
         bounds.append(bounds[-1] + len(rows))
     points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
-    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes))
+    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), pen)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -116,7 +119,8 @@ def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        glyphs = tuple(_compile(name, strokes, shapes[digit]) for name, (_, strokes) in variants.items())
+        glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit])
+                       for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
 
@@ -212,7 +216,7 @@ def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, st
     if style.elastic_alpha > 0:  # [dx or dy, row, column]
         field = rng.random((2, size, size)) if field is None else rng.random(out=field)
     box = max(int(round(BOX_FRACTION * size * _pick(style.scale, u_scale))), 1)
-    width = _pick(style.stroke_width, u_width) * (size / 28.0)
+    width = _pick(style.stroke_width, u_width) * (size / 28.0) * glyph.pen
     spread = style.stroke_width_jitter
     widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]

@@ -24,6 +24,7 @@ _PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "rotation": (-90.0, 90.0),
     "scale": (0.2, 1.4),
     "aspect": (0.3, 3.0),
+    "ink": (0.1, 2.0),
 }
 _SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
@@ -31,6 +32,7 @@ _SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "elastic_alpha": (0.0, 200.0),
     "elastic_sigma": (0.5, 20.0),
     "noise": (0.0, 1.0),
+    "softness": (0.0, 4.0),
 }
 
 
@@ -61,6 +63,12 @@ class DigitStyle:
     elastic_sigma: float = 4.5
     #: Standard deviation of additive Gaussian pixel noise, as a fraction of full scale; 0 = none.
     noise: float = 0.0
+    #: Grey-level profile (see :func:`.raster.finish`). ``ink``: every level times this (sampled per
+    #: digit; 1 = MNIST's full pixels at 251-255, 0.5 = dim digits peaking near 127; clipped at 255).
+    ink: Tuple[float, float] = (1.0, 1.0)
+    #: Stroke edges: 1 = MNIST's anti-aliasing; below 1 steeper, 0 = binary ink (thresholded at half
+    #: scale, 0 or 255); above 1 blurred, a Gaussian of ``softness - 1`` pixels (of a 28-pixel image).
+    softness: float = 1.0
 
     def __post_init__(self) -> None:
         size = self.image_size

@@ -1,8 +1,9 @@
 """Recipes from datasets: the exact recipe of generated items, or a synthetic twin of any digit dataset.
 
 A twin keeps the subsets, their sizes and class shares, and estimates the drawing style (image size,
-pen width, slant, digit size, aspect, background noise) from the images, measured against digits drawn
-in the style estimated so far.
+pen width, slant, digit size, aspect, background noise, and the grey-level profile: edge softness and
+ink level) from the images (statistics in :mod:`.image_stats`), measured against digits drawn in the
+style estimated so far.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ from .allographs import DIGIT_CLASSES
 from .digits import GeneratedImage, SyntheticDigits
 from .index_runs import IndexRuns
 from .recipe import Recipe, SubsetSpec
-from .strokes import render_digit
-from .style import DigitStyle, item_rng
+from .image_stats import edge_widths, peak_levels, shape_stats
+from .raster import Scan, finish, tone_of
+from .strokes import scan_digits
+from .style import _PAIR_LIMITS, DigitStyle, item_rng
 
 #: At most this many images are looked at to estimate a twin's style.
 _STYLE_SAMPLE = 2000
+#: Digits drawn to measure a style by.
+_REFERENCE = 400
+#: The softnesses a twin tries (0 binary ... 4 a blur of 3 pixels).
+_SOFTNESS_GRID = tuple(k / 4 for k in range(17))
 
 
 def exact_recipe(extractor) -> Optional[Recipe]:
@@ -120,35 +127,13 @@ def _shares(counts: np.ndarray) -> Tuple[float, ...]:
     return tuple(round(float(c), 6) for c in counts / counts.sum())
 
 
-def _shape_stats(images: np.ndarray) -> Dict[str, float]:
-    """What a twin can see in N x H x W images: the slant's mean and spread (degrees, from second
-    moments), pen width (inked area over half its outline, pixels), the inked box's longest side (a
-    fraction of the image) and width / height (medians, of the pixels above half ink), and the background's noise (the spread of
-    the outermost ring of pixels, where digits seldom reach: its upper quartile, as a fraction of full
-    scale, robust to the few ink pixels of a digit touching the frame)."""
-    weights = images.astype(np.float64) / 255.0
-    mass = weights.sum(axis=(1, 2)) + 1e-9
-    ys, xs = np.mgrid[: images.shape[1], : images.shape[2]]
-    cy = (weights * ys).sum(axis=(1, 2)) / mass
-    cx = (weights * xs).sum(axis=(1, 2)) / mass
-    dy, dx = ys[None] - cy[:, None, None], xs[None] - cx[:, None, None]
-    mu11 = (weights * dx * dy).sum(axis=(1, 2))
-    mu02 = (weights * dy * dy).sum(axis=(1, 2)) + 1e-9
-    slant = np.degrees(np.arctan(-mu11 / mu02))  # leaning right (top to the right) is positive
-    binary = images > 127
-    outline = (binary[:, 1:] != binary[:, :-1]).sum(axis=(1, 2)) + (binary[:, :, 1:] != binary[:, :, :-1]).sum(axis=(1, 2))
-    pen = 2.0 * binary.sum(axis=(1, 2)) / np.maximum(outline, 1)
-    rows, cols = binary.any(axis=2), binary.any(axis=1)  # the box of the stroke cores: noise stays out
-    height = rows.shape[1] - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
-    width = cols.shape[1] - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
-    seen = binary.any(axis=(1, 2))  # blank images have no box
-    ring = np.concatenate([weights[:, 0], weights[:, -1], weights[:, 1:-1, 0], weights[:, 1:-1, -1]], axis=1)
-    return {
-        "slant": float(slant.mean()), "slant_spread": float(slant.std()), "pen": float(np.median(pen)),
-        "longest": float(np.median(np.maximum(height, width)[seen])) / images.shape[1] if seen.any() else 0.0,
-        "ratio": float(np.median(width[seen] / np.maximum(height[seen], 1))) if seen.any() else 1.0,
-        "noise": float(np.median(np.percentile(ring, 75, axis=1))),
-    }
+def _stats(images: np.ndarray) -> Dict[str, float]:
+    """Everything a twin compares: the shape statistics, the edge width (median) and the peak ink
+    level (median, and the spread of the images' peaks: interquartile range over median)."""
+    peaks = peak_levels(images)
+    q25, median, q75 = np.percentile(peaks, (25, 50, 75)) if len(peaks) else (0.0, 0.0, 0.0)
+    return {**shape_stats(images), "edge": float(np.median(edge_widths(images))), "peak": float(median),
+            "peak_spread": float((q75 - q25) / median) if median > 0 else 0.0}
 
 
 def _widened(bounds: Tuple[float, float], centre_shift: float, spread: float, factor: float = 1.0):
@@ -183,6 +168,7 @@ def _moved(style: DigitStyle, knobs: Sequence[str], real: Dict[str, float], ref:
         "noise": lambda: noise if noise >= 0.01 else 0.0,
         "scale": lambda: _widened(style.scale, 0.0, 1.0, ratio("longest")),
         "aspect": lambda: _widened(style.aspect, 0.0, 1.0, ratio("ratio")),
+        "ink": lambda: _ink_like(style.ink, real, ref),
     }
     for knob in knobs:
         try:
@@ -192,15 +178,46 @@ def _moved(style: DigitStyle, knobs: Sequence[str], real: Dict[str, float], ref:
     return style
 
 
-def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
-    """The image size, pen width, slant (mean and spread), size, aspect and background noise of real
-    images, as DigitStyle knobs.
+def _ink_like(ink: Tuple[float, float], real: Dict[str, float], ref: Dict[str, float]) -> Tuple[float, float]:
+    """The ink range whose digits peak as the real ones do: its centre moved by the ratio of the median
+    peaks, widened by the real peaks' extra spread (a uniform range c(1 +- h) has quartiles h * c apart);
+    *ink* itself unless either is a tenth off (or the real images are blank)."""
+    ratio, spread = real["peak"] / max(ref["peak"], 1e-9), max(real["peak_spread"] - ref["peak_spread"], 0.0)
+    if real["peak"] <= 0 or (abs(ratio - 1.0) < _SAME and spread < _SAME):
+        return ink
+    centre = ratio * (ink[0] + ink[1]) / 2.0
+    return tuple(round(float(np.clip(centre * (1.0 + side * spread), *_PAIR_LIMITS["ink"])), 2) for side in (-1, 1))
 
-    Each is measured the same way on digits drawn in the style estimated so far (pen, slant and noise
-    first, then size and aspect: a slant widens the box), so only the difference counts: the pen width range scales with the measured pen width, the slant range moves
-    with the mean shear of the second moments and widens with its spread, the size (``scale``) with the
-    inked box's longest side, the ``aspect`` range with its width / height; noise is the background's.
-    A knob that would leave its allowed range keeps the default.
+
+def _softness_like(style: DigitStyle, real: Dict[str, float], scans: List[Scan]) -> DigitStyle:
+    """*style* with the softness whose edges are as wide as the real ones: *scans* (drawn in *style*)
+    finished at each softness of a grid, the real edge width read off between them. Unless the
+    style's own edges are within a tenth of the real ones: MNIST's twin keeps MNIST's edges."""
+    size = style.image_size
+
+    def width(softness: float) -> float:
+        toned = [scan._replace(tone=tone_of(1.0, softness, size)) for scan in scans]
+        return float(np.median(edge_widths(finish(toned, size))))
+
+    here = width(style.softness)
+    if abs(real["edge"] - here) < _SAME * max(here, 0.1):
+        return style
+    widths = np.maximum.accumulate([width(softness) for softness in _SOFTNESS_GRID])
+    return dataclasses.replace(style, softness=round(float(np.interp(real["edge"], widths, _SOFTNESS_GRID)), 2))
+
+
+def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
+    """The image size, background noise, edge softness, pen width, slant (mean and spread), size,
+    aspect and ink level of real images, as DigitStyle knobs.
+
+    Each is measured the same way on digits drawn in the style estimated so far (noise first, then
+    the edges, then pen and slant, then size, aspect and ink: a slant widens the box, a blur dims thin
+    strokes), so only the difference counts: the pen width range scales with the measured pen width,
+    the slant range moves with the mean shear of the second moments and widens with its spread, the
+    size (``scale``) with the inked box's longest side, the ``aspect`` range with its width / height,
+    ``ink`` with the images' peak level (and its spread); noise is the background's; ``softness`` is
+    the one whose edge width (partial pixels over the stroke outline) is the real one's. A knob that
+    would leave its allowed range keeps the default.
     """
     if not samples:
         return DigitStyle()
@@ -208,8 +225,12 @@ def estimate_style(samples: Sequence[np.ndarray]) -> DigitStyle:
     size = max(set(sizes), key=sizes.count)
     same = np.stack([s for s in samples if s.shape == (size, size)] or [np.zeros((size, size), np.uint8)])
     style = DigitStyle(image_size=size)
-    real = _shape_stats(same)
-    for knobs in (("stroke_width", "slant", "noise"), ("scale", "aspect")):
-        reference = np.stack([render_digit(i % 10, item_rng(0, "calibration", i), style) for i in range(400)])
-        style = _moved(style, knobs, real, _shape_stats(reference))
+    real = _stats(same)
+    for knobs in (("noise",), ("softness",), ("stroke_width", "slant"), ("scale", "aspect", "ink")):
+        scans = scan_digits([i % 10 for i in range(_REFERENCE)],
+                            (item_rng(0, "calibration", i) for i in range(_REFERENCE)), style)
+        if knobs == ("softness",):
+            style = _softness_like(style, real, scans)
+        else:
+            style = _moved(style, knobs, real, _stats(finish(scans, size)))
     return style

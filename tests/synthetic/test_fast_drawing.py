@@ -59,7 +59,8 @@ def test_a_scan_on_the_reused_canvas_is_the_scan_on_a_fresh_one(first, second, b
 @given(seed=st.integers(0, 2**32 - 1), box=st.integers(1, 30), noise=st.sampled_from([0.0, 0.2]))
 def test_finish_numbers_are_the_three_draws_in_a_row(seed, box, noise):
     style = DigitStyle(noise=noise)
-    peak, u_pixel, u_digit, drawn_noise = raster.finish_numbers(np.random.default_rng(seed), box, style)
+    peak, u_pixel, u_digit, drawn_noise, tone = raster.finish_numbers(np.random.default_rng(seed), box, style)
+    assert tone is None  # MNIST's grey profile: no tone step, no numbers drawn for it
     rng = np.random.default_rng(seed)
     first = rng.random()
     assert peak == min(np.searchsorted(raster._PEAK_CUMULATIVE, first, side="right"), len(raster._PEAK_LEVELS) - 1)

@@ -153,6 +153,11 @@ BAD_STYLES = [
     ("elastic_sigma", 0.0),
     ("noise", "loud"),
     ("noise", 2.0),
+    ("ink", (0.05, 1.0)),
+    ("ink", (1.0, 0.5)),
+    ("ink", 0.5),
+    ("softness", -0.1),
+    ("softness", 4.5),
 ]
 
 
