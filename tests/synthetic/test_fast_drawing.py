@@ -10,7 +10,9 @@ from datumaro_mnist_plugins.synthetic import raster
 from datumaro_mnist_plugins.synthetic.strokes import DigitStyle
 
 SIDE = 60
-coordinates = st.floats(4.0, SIDE - 4.0, allow_nan=False)
+#: ink stays inside the canvas, as the renderer's margin (a pen width and two scan pixels) keeps it: a
+#: stroke reaching past the edge is clipped on a fresh canvas but not on a larger reused one
+coordinates = st.floats(8.0, SIDE - 8.0, allow_nan=False)
 #: pens of at least 2.5 scan pixels, as the renderer draws them (half a pixel of a 28-pixel digit)
 strokes = st.lists(st.tuples(st.lists(st.tuples(coordinates, coordinates), min_size=2, max_size=8),
                              st.floats(2.5, 9.0), st.booleans()), min_size=1, max_size=3)
@@ -56,6 +58,7 @@ def test_a_scan_on_the_reused_canvas_is_the_scan_on_a_fresh_one(first, second, b
     assert raster._blank_canvas(SIDE)[0].getbbox() is None
 
 
+@settings(deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), box=st.integers(1, 30), noise=st.sampled_from([0.0, 0.2]))
 def test_finish_numbers_are_the_three_draws_in_a_row(seed, box, noise):
     style = DigitStyle(noise=noise)
@@ -131,6 +134,7 @@ def test_centring_by_shift_group_moves_each_image_by_its_own_shift(seed, size, c
     assert np.array_equal(raster._centre_by_mass(images.copy()), centre_one_by_one(images))
 
 
+@settings(deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 6), width=st.integers(1, 40), most=st.integers(1, 8),
        levels=st.integers(1, 6))
 def test_the_first_of_a_partition_are_the_first_of_a_stable_sort(seed, rows, width, most, levels):
