@@ -15,10 +15,10 @@ import numpy as np
 
 from ..checks import is_finite_real, is_int_in
 
-__all__ = ["DigitStyle", "item_rng"]
+__all__ = ["DigitStyle", "PAIR_LIMITS", "SCALAR_LIMITS", "item_rng"]
 
 #: Allowed ranges of the style knobs: pairs are (low, high) ranges, scalars single numbers.
-_PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
+PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width": (0.3, 8.0),
     "slant": (-60.0, 60.0),
     "rotation": (-90.0, 90.0),
@@ -26,7 +26,7 @@ _PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "aspect": (0.3, 3.0),
     "ink": (0.1, 2.0),
 }
-_SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
+SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
     "jitter": (0.0, 0.2),
     "elastic_alpha": (0.0, 200.0),
@@ -74,7 +74,7 @@ class DigitStyle:
         size = self.image_size
         if not is_int_in(size, 8, 1025):
             raise ValueError(f"image_size: {size!r} is not allowed; use an integer in [8, 1024]")
-        for name, (low, high) in _PAIR_LIMITS.items():
+        for name, (low, high) in PAIR_LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, list):  # from YAML/JSON; stored as a tuple so the style stays hashable
                 value = tuple(value)
@@ -83,7 +83,7 @@ class DigitStyle:
             if not ok or not low <= value[0] <= value[1] <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
                                  f"{low} <= low <= high <= {high}")
-        for name, (low, high) in _SCALAR_LIMITS.items():
+        for name, (low, high) in SCALAR_LIMITS.items():
             value = getattr(self, name)
             if not is_finite_real(value) or not low <= value <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a number in [{low}, {high}]")

@@ -27,7 +27,7 @@ from .recipe import Recipe, SubsetSpec
 from .image_stats import edge_widths, peak_levels, shape_stats
 from .raster import Scan, finish, tone_of
 from .strokes import scan_digits
-from .style import _PAIR_LIMITS, DigitStyle, item_rng
+from .style import PAIR_LIMITS, DigitStyle, item_rng
 
 #: At most this many images are looked at to estimate a twin's style.
 _STYLE_SAMPLE = 2000
@@ -186,7 +186,7 @@ def _ink_like(ink: Tuple[float, float], real: Dict[str, float], ref: Dict[str, f
     if real["peak"] <= 0 or (abs(ratio - 1.0) < _SAME and spread < _SAME):
         return ink
     centre = ratio * (ink[0] + ink[1]) / 2.0
-    return tuple(round(float(np.clip(centre * (1.0 + side * spread), *_PAIR_LIMITS["ink"])), 2) for side in (-1, 1))
+    return tuple(round(float(np.clip(centre * (1.0 + side * spread), *PAIR_LIMITS["ink"])), 2) for side in (-1, 1))
 
 
 def _softness_like(style: DigitStyle, real: Dict[str, float], scans: List[Scan]) -> DigitStyle:
