@@ -7,7 +7,7 @@ pen, slant and box are measured the same on dim digits as on bright ones.
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -30,9 +30,9 @@ def peak_levels(images: np.ndarray) -> np.ndarray:
     return np.nan_to_num(peaks)
 
 
-def _cores(images: np.ndarray) -> np.ndarray:
-    """The stroke cores: pixels above half the image's peak level."""
-    return images > 0.5 * peak_levels(images)[:, None, None]
+def _cores(images: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """The stroke cores: pixels above half the image's peak level (*peaks*: :func:`peak_levels`)."""
+    return images > 0.5 * peaks[:, None, None]
 
 
 def _outline(core: np.ndarray) -> np.ndarray:
@@ -53,22 +53,24 @@ def _near(mask: np.ndarray, reach: int) -> np.ndarray:
     return out
 
 
-def edge_widths(images: np.ndarray) -> np.ndarray:
+def edge_widths(images: np.ndarray, peaks: Optional[np.ndarray] = None) -> np.ndarray:
     """Each image's edge width in pixels: its partial pixels (10-90% of its peak, near the strokes)
-    over the core's outline. 0 for binary ink; MNIST's anti-aliasing ~0.65; a blur widens it."""
-    peaks = peak_levels(images)[:, None, None]
-    core = images > 0.5 * peaks
+    over the core's outline. 0 for binary ink; MNIST's anti-aliasing ~0.65; a blur widens it.
+    *peaks*: the images' :func:`peak_levels`, if they are known already."""
+    peaks = peak_levels(images) if peaks is None else peaks
+    core = _cores(images, peaks)
+    peaks = peaks[:, None, None]
     low, high = _PARTIAL
     partial = (images > low * peaks) & (images < high * peaks) & _near(core, _EDGE_REACH)
     return partial.sum(axis=(1, 2)) / np.maximum(_outline(core), 1)
 
 
-def shape_stats(images: np.ndarray) -> Dict[str, float]:
+def shape_stats(images: np.ndarray, peaks: Optional[np.ndarray] = None) -> Dict[str, float]:
     """The slant's mean and spread (degrees, from second moments), pen width (core area over half its
     outline, pixels), the core's box: longest side (a fraction of the image) and width / height
     (medians), and the background's noise (the spread of the outermost ring of pixels, where digits
     seldom reach: its upper quartile, as a fraction of full scale, robust to the few ink pixels of a
-    digit touching the frame)."""
+    digit touching the frame). *peaks*: the images' :func:`peak_levels`, if they are known already."""
     weights = images.astype(np.float64) / 255.0
     mass = weights.sum(axis=(1, 2)) + 1e-9
     ys, xs = np.mgrid[: images.shape[1], : images.shape[2]]
@@ -78,7 +80,7 @@ def shape_stats(images: np.ndarray) -> Dict[str, float]:
     mu11 = (weights * dx * dy).sum(axis=(1, 2))
     mu02 = (weights * dy * dy).sum(axis=(1, 2)) + 1e-9
     slant = np.degrees(np.arctan(-mu11 / mu02))  # leaning right (top to the right) is positive
-    binary = _cores(images)
+    binary = _cores(images, peak_levels(images) if peaks is None else peaks)
     pen = 2.0 * binary.sum(axis=(1, 2)) / np.maximum(_outline(binary), 1)
     rows, cols = binary.any(axis=2), binary.any(axis=1)  # the box of the stroke cores: noise stays out
     height = rows.shape[1] - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)

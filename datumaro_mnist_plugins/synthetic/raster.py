@@ -26,6 +26,8 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .style import DigitStyle
+
 #: Resolution of the binary "scan", in scan pixels per output pixel (MNIST: NIST's ~128-px digits
 #: into 20 px, about 6; 5 keeps the drawing cheap, and the edge spread in normalize fills the levels in).
 SUPERSAMPLE = 5
@@ -172,8 +174,9 @@ class Scan(NamedTuple):
     tone: Optional[Tuple[float, float]] = None  # (ink, softness) of a grey profile not MNIST's, or None
 
 
-#: The style's ``ink`` and ``softness`` that draw MNIST's grey profile (no tone step, no numbers drawn).
-_MNIST_INK, _MNIST_SOFTNESS = (1.0, 1.0), 1.0
+#: The style's ``ink`` and ``softness`` that draw MNIST's grey profile (no tone step, no numbers drawn):
+#: the defaults.
+_MNIST_INK, _MNIST_SOFTNESS = DigitStyle.ink, DigitStyle.softness
 
 
 def finish_numbers(rng: np.random.Generator, box: int, style) -> Tuple[Any, ...]:

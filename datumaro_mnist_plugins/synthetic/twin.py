@@ -132,7 +132,7 @@ def _stats(images: np.ndarray) -> Dict[str, float]:
     level (median, and the spread of the images' peaks: interquartile range over median)."""
     peaks = peak_levels(images)
     q25, median, q75 = np.percentile(peaks, (25, 50, 75)) if len(peaks) else (0.0, 0.0, 0.0)
-    return {**shape_stats(images), "edge": float(np.median(edge_widths(images))), "peak": float(median),
+    return {**shape_stats(images, peaks), "edge": float(np.median(edge_widths(images, peaks))), "peak": float(median),
             "peak_spread": float((q75 - q25) / median) if median > 0 else 0.0}
 
 
