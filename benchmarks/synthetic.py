@@ -23,6 +23,7 @@ with a note: figures on 100 digits are only a smoke test.
     python benchmarks/synthetic.py                       # everything, 30,000 synthetic digits
     python benchmarks/synthetic.py --train 5000 --only svc,stats   # quick iteration
     python benchmarks/synthetic.py --sheet assets/sheets  # also write synthetic.png and real.png
+    python benchmarks/synthetic.py --only svc --more-seeds 4       # TSTR on seeds 0-4 and its mean
 """
 
 from __future__ import annotations
@@ -324,10 +325,32 @@ def print_stats(synthetic: np.ndarray, real: np.ndarray) -> None:
           f"share of ink at 255 syn {(inked == 255).mean():.3f} real {(real[real > 0] == 255).mean():.3f}")
 
 
+def print_seed_spread(args, results: dict, real: np.ndarray, real_labels: np.ndarray, parts: set) -> None:
+    """TSTR of each classifier on the digits of seeds ``seed .. seed + more_seeds``, and the mean: the figure
+    of one seed is one draw of 30,000 digits, and another draw scores a few tenths apart."""
+    half = len(real) // 2
+    def scores(predicted):
+        return [float((predicted[part] == real_labels[part]).mean())
+                for part in (slice(None), slice(0, half), slice(half, None))]
+    per_seed = {name: [scores(result[3])] for name, result in results.items()}
+    seeds = [args.seed + k for k in range(args.more_seeds + 1)]
+    for seed in seeds[1:]:
+        images, labels, _ = generate(args.train, seed, DigitStyle())
+        for name, result in tstr(images, labels, real, real_labels, False, parts & set(results)).items():
+            per_seed[name].append(scores(result[3]))
+    for name, rows in per_seed.items():
+        mean = np.mean(rows, axis=0)
+        print(f"TSTR {name} over seeds {seeds[0]}-{seeds[-1]}: mean {mean[0]:.2%} (first half {mean[1]:.2%}, "
+              f"second half {mean[2]:.2%}); by seed " + " ".join(f"{row[0]:.2%}" for row in rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=30_000, help="synthetic training digits (default 30000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--more-seeds", type=int, default=0, metavar="K",
+                        help="also train on the digits of seeds seed+1 .. seed+K and print each classifier's "
+                             "TSTR per seed and the mean (one seed's digits move TSTR by a few tenths)")
     parser.add_argument("--data", default=DEFAULT_DATA, help=f"folder with {IMAGES} and {LABELS}")
     parser.add_argument("--only", default=",".join(p for p in PARTS if p != "twin"),
                         help=f"comma-separated parts among {','.join(PARTS)} (default: all but twin)")
@@ -372,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"TSTR {name}: {acc:.2%} (first half {halves[0]:.2%}, second half {halves[1]:.2%}: the class "
               f"shapes are fitted on the first){ref_text} ({seconds:.0f} s)")
         print("  recall by class: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)))
+    if args.more_seeds > 0 and results:
+        print_seed_spread(args, results, real, real_labels, parts)
     if "two-sample" in parts:
         n = min(len(real), len(images)) // 2 * 2
         ref = two_sample(real[: len(real) // 2], real[len(real) // 2 :]) if not args.no_reference else math.nan
