@@ -265,16 +265,16 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
 #: scalars, fitted by ``benchmarks/fit_class_shape.py`` so each class's mean image matches the mean of
 #: real MNIST digits of that class (half of ``mnist-dev``; confirmed on the other half); no pixels kept.
 CLASS_SHAPE: Dict[int, Tuple[float, float, float, float, float]] = {
-    0: (9.0, 1.08, 0.12, 0.068, 0.0),
+    0: (9.0, 1.08, 0.08, 0.053, 0.0),
     1: (4.0, 0.94, -0.2, 0.0, -0.1),
-    2: (-4.0, 1.08, 0.05, 0.06, -0.25),
+    2: (-2.0, 1.0, -0.03, 0.12, -0.1),
     3: (-7.0, 1.02, -0.06, -0.06, -0.1),
-    4: (6.5, 0.93, -0.09, -0.082, 0.35),
-    5: (1.5, 1.04, -0.02, -0.038, 0.3),
-    6: (-5.5, 1.08, 0.12, 0.075, -0.1),
-    7: (2.0, 1.14, 0.17, 0.015, -0.15),
-    8: (2.0, 0.97, 0.01, -0.038, 0.5),
-    9: (6.0, 0.91, 0.04, -0.015, 0.0),
+    4: (4.5, 0.99, -0.09, -0.052, 0.35),
+    5: (1.5, 1.03, 0.0, -0.054, 0.3),
+    6: (-2.5, 1.02, 0.12, 0.03, 0.0),
+    7: (3.0, 1.2, 0.17, 0.015, -0.15),
+    8: (4.0, 0.93, -0.01, -0.008, 0.6),
+    9: (3.0, 0.87, 0.02, -0.015, 0.1),
 }
 
 #: digit -> its pen width relative to the style's: real MNIST 1s are drawn with a heavier stroke than the
