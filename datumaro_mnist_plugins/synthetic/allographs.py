@@ -264,6 +264,7 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
 #: some digits differently (0s lean right, 6s have small low loops, 7s a low bend). Ten times five
 #: scalars, fitted by ``benchmarks/fit_class_shape.py`` so each class's mean image matches the mean of
 #: real MNIST digits of that class (half of ``mnist-dev``; confirmed on the other half); no pixels kept.
+#: The fit depends on the allographs: refit it after changing them.
 CLASS_SHAPE: Dict[int, Tuple[float, float, float, float, float]] = {
     0: (9.0, 1.08, 0.08, 0.053, 0.0),
     1: (4.0, 0.94, -0.2, 0.0, -0.1),
