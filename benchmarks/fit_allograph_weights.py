@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from synthetic import DEFAULT_DATA, flat, load_real
+from synthetic import DEFAULT_DATA, flat, halves, load_real
 
 from datumaro_mnist_plugins.synthetic import strokes
 from datumaro_mnist_plugins.synthetic.allographs import ALLOGRAPHS
@@ -175,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     if loaded is None:
         return 2
     images, labels = loaded
-    half = len(images) // 2
-    fit_x, fit_y = flat(images[:half]), labels[:half]
-    check_x, check_y = flat(images[half:]), labels[half:]
+    first, second = halves(len(images))["first"], halves(len(images))["second"]
+    fit_x, fit_y = flat(images[first]), labels[first]
+    check_x, check_y = flat(images[second]), labels[second]
     fitted = {}
     for digit in map(int, args.classes):
         check = check_x[check_y == digit] if args.check_half == "second" else None

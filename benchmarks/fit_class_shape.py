@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from synthetic import DEFAULT_DATA, load_real
+from synthetic import DEFAULT_DATA, halves, load_real
 
 from datumaro_mnist_plugins.synthetic import strokes
 from datumaro_mnist_plugins.synthetic.allographs import CLASS_SHAPE
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if loaded is None:
         return 2
     images, labels = loaded
-    half = len(images) // 2
-    part = {"first": slice(0, half), "second": slice(half, None), "all": slice(None)}[args.half]
+    part = halves(len(images))[args.half]
     images, labels = images[part], labels[part]
     print("CLASS_SHAPE = {")
     for digit in map(int, args.classes):

@@ -104,6 +104,16 @@ def flat(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
+def halves(count: int) -> dict[str, slice]:
+    """The real digits' parts: fitted tables use the first half only, so the second is their check."""
+    return {"all": slice(None), "first": slice(0, count // 2), "second": slice(count // 2, None)}
+
+
+def accuracy_by_half(predicted: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Accuracy on all the real digits, on the first half and on the second."""
+    return [float((predicted[part] == labels[part]).mean()) for part in halves(len(labels)).values()]
+
+
 def tstr(train, train_labels, real, real_labels, reference, parts) -> dict:
     """Accuracy and per-class recall of each classifier trained on *train*; with the real-vs-real
     reference (train on one half of the real digits, test on the other)."""
@@ -231,11 +241,9 @@ def compare_twin(what: str, args, style, mix, real, real_labels, default_pred) -
     images, labels, _ = generate(args.train, args.seed, style, mix)
     (acc, _, _, pred, _), = tstr(images, labels, real, real_labels, False, {"svc"}).values()
     a, b, p = mcnemar(pred == real_labels, default_pred == real_labels)
-    half = len(real) // 2
-    halves = lambda predicted: "/".join(  # noqa: E731
-        f"{(predicted[part] == real_labels[part]).mean():.2%}" for part in (slice(0, half), slice(half, None)))
-    print(f"TSTR svc on {what}: twin {acc:.2%} ({halves(pred)}) vs default {(default_pred == real_labels).mean():.2%} "
-          f"({halves(default_pred)}; first/second half); McNemar: {a} right only with the twin, {b} only with the "
+    by_half = lambda predicted: "/".join(f"{a:.2%}" for a in accuracy_by_half(predicted, real_labels)[1:])  # noqa: E731
+    print(f"TSTR svc on {what}: twin {acc:.2%} ({by_half(pred)}) vs default {(default_pred == real_labels).mean():.2%} "
+          f"({by_half(default_pred)}; first/second half); McNemar: {a} right only with the twin, {b} only with the "
           f"default, p = {p:.3g}")
 
 
@@ -328,16 +336,12 @@ def print_stats(synthetic: np.ndarray, real: np.ndarray) -> None:
 def print_seed_spread(args, results: dict, real: np.ndarray, real_labels: np.ndarray, parts: set) -> None:
     """TSTR of each classifier on the digits of seeds ``seed .. seed + more_seeds``, and the mean: the figure
     of one seed is one draw of 30,000 digits, and another draw scores a few tenths apart."""
-    half = len(real) // 2
-    def scores(predicted):
-        return [float((predicted[part] == real_labels[part]).mean())
-                for part in (slice(None), slice(0, half), slice(half, None))]
-    per_seed = {name: [scores(result[3])] for name, result in results.items()}
+    per_seed = {name: [accuracy_by_half(result[3], real_labels)] for name, result in results.items()}
     seeds = [args.seed + k for k in range(args.more_seeds + 1)]
     for seed in seeds[1:]:
         images, labels, _ = generate(args.train, seed, DigitStyle())
         for name, result in tstr(images, labels, real, real_labels, False, parts & set(results)).items():
-            per_seed[name].append(scores(result[3]))
+            per_seed[name].append(accuracy_by_half(result[3], real_labels))
     for name, rows in per_seed.items():
         mean = np.mean(rows, axis=0)
         print(f"TSTR {name} over seeds {seeds[0]}-{seeds[-1]}: mean {mean[0]:.2%} (first half {mean[1]:.2%}, "
@@ -391,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     half = len(real) // 2
     for name, (acc, ref, recall, predicted, seconds) in results.items():
         ref_text = f"; real {half} -> real {ref:.2%}" if ref is not None else ""
-        halves = [float((predicted[part] == real_labels[part]).mean()) for part in (slice(0, half), slice(half, None))]
-        print(f"TSTR {name}: {acc:.2%} (first half {halves[0]:.2%}, second half {halves[1]:.2%}: the class "
+        _, first, second = accuracy_by_half(predicted, real_labels)
+        print(f"TSTR {name}: {acc:.2%} (first half {first:.2%}, second half {second:.2%}: the class "
               f"shapes are fitted on the first){ref_text} ({seconds:.0f} s)")
         print("  recall by class: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)))
     if args.more_seeds > 0 and results:
