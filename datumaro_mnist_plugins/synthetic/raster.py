@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .style import DigitStyle
+from .tips import Tip
 
 #: Resolution of the binary "scan", in scan pixels per output pixel (MNIST: NIST's ~128-px digits
 #: into 20 px, about 6; 5 keeps the drawing cheap, and the edge spread in normalize fills the levels in).
@@ -122,18 +123,26 @@ def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Se
 
 
 def _draw_strokes(draw, canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool],
-                  widths: List[float]) -> None:
+                  widths: List[float], tips: Optional[Sequence[Optional[Tip]]] = None) -> None:
     """Draw on *draw*, a Pillow core drawing context (``ImageDraw.Draw(image).draw``): the calls
-    ``ImageDraw`` makes for ``line`` and ``ellipse`` with fill 255, without its Python layer (a fifth
-    of a digit's drawing). Pillow truncates every coordinate to an integer."""
+    ``ImageDraw`` makes for ``line``, ``ellipse`` and ``polygon`` with fill 255, without its Python
+    layer (a fifth of a digit's drawing). A stroke with a :class:`.tips.Tip` gets narrowing ends, the
+    others round ones. Pillow truncates every coordinate to an integer."""
     flat = canvas_points.ravel().tolist()
     line, ellipse = draw.draw_lines, draw.draw_ellipse
-    for start, stop, pen, has_ends in zip(bounds, bounds[1:], widths, open_strokes):
-        line(flat[2 * start : 2 * stop], _INK, max(1, int(pen + 0.5)))
+    for i, (start, stop, pen, has_ends) in enumerate(zip(bounds, bounds[1:], widths, open_strokes)):
+        tip = tips[i] if tips else None
+        points = flat[2 * start : 2 * stop] if tip is None else (
+            tip.head + flat[2 * (start + tip.span[0]) : 2 * (start + tip.span[1])] + tip.tail)
+        if tip is not None:  # the middle at full width, each free end an outline narrowing to a dot
+            for outline in tip.outlines:
+                draw.draw_polygon(outline, _INK, 1)
+            for x, y, r in tip.dots:
+                ellipse((x - r, y - r, x + r, y + r), _INK, 1)
+        line(points, _INK, max(1, int(pen + 0.5)))
         if has_ends:  # round pen ends: a plain wide line ends square
             r = pen / 2.0 - 0.5
-            for j in (2 * start, 2 * stop - 2):
-                x, y = flat[j], flat[j + 1]
+            for x, y in ((points[0], points[1]), (points[-2], points[-1])):
                 ellipse((x - r, y - r, x + r, y + r), _INK, 1)
 
 
@@ -201,11 +210,11 @@ def tone_of(ink: float, softness: float, size: int) -> Tuple[float, float]:
 
 
 def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
-         canvas_size: int, box: int):
-    """Draw the pen path (:func:`draw_scan`) and area-average its inked square into ``box`` x ``box``:
-    the coverage, a Pillow core image."""
+         canvas_size: int, box: int, tips: Optional[Sequence[Optional[Tip]]] = None):
+    """Draw the pen path (:func:`draw_scan`; *tips*: each stroke's narrowing ends, if any) and
+    area-average its inked square into ``box`` x ``box``: the coverage, a Pillow core image."""
     canvas, draw = _blank_canvas(canvas_size)
-    _draw_strokes(draw, canvas_points, bounds, open_strokes, widths)
+    _draw_strokes(draw, canvas_points, bounds, open_strokes, widths, tips)
     inked = canvas.getbbox()
     try:
         return _box_average(canvas, inked or (0, 0, 1, 1), canvas_size, box)

@@ -17,6 +17,8 @@ Why it is built this way:
   Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a Gaussian of width
   sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
+* Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
+  do; a corner two strokes share keeps its width.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
   resolution, its inked box area-averaged into 20x20 keeping the aspect ratio, and placed in 28x28 by
   a whole-pixel translation that puts the centre of mass at the centre.
@@ -39,6 +41,7 @@ from ..checks import is_int_in
 from .allographs import ALLOGRAPHS, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
 from .style import DigitStyle, item_rng
+from .tips import tapered_tips
 
 __all__ = ["ALLOGRAPHS", "CLASS_SHAPE", "DIGIT_CLASSES", "DigitStyle", "item_rng", "render_allograph", "render_digit"]
 
@@ -77,6 +80,11 @@ class _Glyph:
     spline: np.ndarray  # (n, k): dense polyline = spline @ points
     bounds: Tuple[int, ...]  # stroke i is dense[bounds[i]:bounds[i + 1]]
     open_strokes: Tuple[bool, ...]  # strokes with two ends (a closed loop needs no round pen ends)
+    free_ends: Tuple[Tuple[bool, bool], ...]  # per stroke, whether the pen lifts at its start, its end
+    #: The strokes whose ends narrow (:mod:`.tips`): a free end, and a curve (a straight stroke, a bar
+    #: or a flag, keeps round ends: narrowing them too lowered TSTR). Each: its index, first and last
+    #: dense point, and which ends are free.
+    tapered: Tuple[Tuple[int, int, int, Tuple[bool, bool]], ...]
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
 
 
@@ -101,6 +109,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
     blocks: List[np.ndarray] = []
     bounds = [0]
     open_strokes = []
+    ends = [keys[tuple(p)] for stroke in strokes for p in (stroke[0], stroke[-1])]
     for stroke in strokes:
         index = [keys[tuple(p)] for p in stroke]
         open_strokes.append(index[0] != index[-1])
@@ -109,8 +118,13 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
         np.add.at(block.T, index, rows.T)
         blocks.append(block)
         bounds.append(bounds[-1] + len(rows))
+    # a pen lifts at an end no other stroke starts or ends at; one that does is a corner of one motion
+    free_ends = tuple((is_open and ends.count(ends[2 * i]) == 1, is_open and ends.count(ends[2 * i + 1]) == 1)
+                      for i, is_open in enumerate(open_strokes))
     points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
-    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), pen)
+    tapered = tuple((i, a, b - 1, ends) for i, (a, b, ends) in enumerate(zip(bounds, bounds[1:], free_ends))
+                    if any(ends) and b - a > 2)
+    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -261,12 +275,40 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
     sides = (line_box * SUPERSAMPLE).tolist()
     canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip(sides, order)]
     dense = fit_box(dense, starts, line_box * SUPERSAMPLE, np.array(canvas) / 2.0)
+    tips = _tips(dense, order, starts.tolist(), style.taper * SUPERSAMPLE * size / 28.0)
     scans: List[Optional[Scan]] = [None] * len(pens)
-    for k, pen, start, length, side in zip(positions, order, starts.tolist(), lengths, canvas):
+    for k, pen, start, length, side, tip in zip(positions, order, starts.tolist(), lengths, canvas, tips):
         glyph = pen.glyph
-        coverage = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side, pen.box)
+        coverage = scan(dense[start : start + length], glyph.bounds, glyph.open_strokes, pen.widths, side, pen.box, tip)
         scans[k] = Scan(coverage, pen.box, *pen.finish)
     return scans
+
+
+def _tips(dense: np.ndarray, order: Sequence[_Pen], starts: List[int], taper: float) -> List[Optional[list]]:
+    """Each digit's strokes' narrowing ends (:func:`.tips.tapered_tips`; None for a stroke whose ends
+    are all corners or loops), the digits in *dense*'s *order*, their paths at *starts*."""
+    if taper <= 0:
+        return [None] * len(order)
+    owners, first, last, free, widths = [], [], [], [], []
+    for k, (pen, start) in enumerate(zip(order, starts)):
+        for i, a, b, ends in pen.glyph.tapered:
+            owners.append((k, i))
+            first.append(start + a)
+            last.append(start + b)
+            free.append(ends)
+            widths.append(pen.widths[i])
+    out: List[Optional[list]] = [None] * len(order)
+    if not owners:
+        return out
+    first_, last_ = np.array(first), np.array(last)
+    lengths = last_ - first_ + 1
+    index = np.minimum(first_[:, None] + np.arange(lengths.max()), last_[:, None])  # padded by the last point
+    tips = tapered_tips(dense[index], lengths.tolist(), np.array(free), np.array(widths), taper)
+    for (k, i), tip in zip(owners, tips):
+        if out[k] is None:
+            out[k] = [None] * len(order[k].glyph.free_ends)
+        out[k][i] = tip
+    return out
 
 
 def _wobble(dense: np.ndarray, fields: np.ndarray, lengths: List[int], starts: List[int], style: DigitStyle) -> None:

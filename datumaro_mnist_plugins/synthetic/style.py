@@ -33,6 +33,7 @@ SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "elastic_sigma": (0.5, 20.0),
     "noise": (0.0, 1.0),
     "softness": (0.0, 4.0),
+    "taper": (0.0, 6.0),
 }
 
 
@@ -69,6 +70,9 @@ class DigitStyle:
     #: Stroke edges: 1 = MNIST's anti-aliasing; below 1 steeper, 0 = binary ink (thresholded at half
     #: scale, 0 or 255); above 1 blurred, a Gaussian of ``softness - 1`` pixels (of a 28-pixel image).
     softness: float = 1.0
+    #: Pen ends: where the pen lifts, a curved stroke narrows to half its width over its last ``taper``
+    #: pixels (of a 28-pixel image; a third of a short stroke at most); 0 = full width to a round end.
+    taper: float = 2.5
 
     def __post_init__(self) -> None:
         size = self.image_size

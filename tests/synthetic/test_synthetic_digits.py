@@ -158,6 +158,8 @@ BAD_STYLES = [
     ("ink", 0.5),
     ("softness", -0.1),
     ("softness", 4.5),
+    ("taper", -1.0),
+    ("taper", 7.0),
 ]
 
 
@@ -257,3 +259,46 @@ def test_a_class_shape_bends_the_middle_and_keeps_the_ends(points, shape):
     slant, width, _, bow, taper = shape
     reach = 0.5 * abs(width - 1) + 0.25 * abs(taper) * width + abs(bow) * width + 0.5 * np.tan(np.radians(abs(slant)))
     assert np.abs(bent[:, 0] - p[:, 0]).max() <= reach + 1e-9
+
+
+STILL = dict(elastic_alpha=0.0, jitter=0.0, slant=(0.0, 0.0), rotation=(0.0, 0.0), aspect=(1.0, 1.0),
+             stroke_width=(3.0, 3.0), stroke_width_jitter=0.0)
+
+
+@pytest.mark.parametrize("taper", [1.5, 2.5, 4.0])
+def test_a_pen_lifting_off_narrows_the_ends_of_a_stroke(taper):
+    """``taper``: a plain 1's two ends lose ink, its middle keeps its width; 0 draws round full ends."""
+    rows = {t: render_allograph(1, "bar", item_rng(0, "taper", 0), DigitStyle(taper=t, **STILL)).astype(int).sum(axis=1)
+            for t in (0.0, taper)}
+    ends, middles = {}, {}
+    for t, ink in rows.items():  # each image's own rows: a shorter ink box is scaled up, and recentred
+        inked = np.nonzero(ink)[0]
+        top, bottom = inked[0], inked[-1]
+        ends[t] = (ink[top : top + 2].sum() + ink[bottom - 1 : bottom + 1].sum()) / 4
+        middles[t] = ink[(top + bottom) // 2 - 2 : (top + bottom) // 2 + 3].mean()
+    assert ends[taper] / middles[taper] < 0.8 * ends[0.0] / middles[0.0]
+    assert middles[taper] == pytest.approx(middles[0.0], rel=0.12)
+
+
+def test_only_ends_where_the_pen_lifts_narrow():
+    """A corner two strokes share (a 7's, a flagged 1's) is one motion of the pen: it keeps its width,
+    and a loop has no end at all. Straight strokes (bars, flags) keep round ends."""
+    from datumaro_mnist_plugins.synthetic.strokes import _compile
+    from datumaro_mnist_plugins.synthetic.tips import TIP_WIDTH, tapered_tips
+
+    neutral = (0.0, 1.0, 0.0, 0.0, 0.0)
+    seven = _compile("7", [[(0.1, 0.0), (0.9, 0.0)], [(0.9, 0.0), (0.6, 0.5), (0.4, 1.0)]], neutral)
+    loop = _compile("0", [[(0.5, 0.0), (0.9, 0.5), (0.5, 1.0), (0.1, 0.5), (0.5, 0.0)]], neutral)
+    assert seven.free_ends == ((True, False), (False, True)) and loop.free_ends == ((False, False),)
+    assert [i for i, *_ in seven.tapered] == [1] and loop.tapered == ()  # the stem: a curve with a free end
+    path = seven.spline @ seven.points * 100.0  # scan pixels
+    bar, stem = (path[a:b] for a, b in zip(seven.bounds, seven.bounds[1:]))
+    padded = np.vstack([bar, np.repeat(bar[-1:], len(stem) - len(bar), axis=0)])  # as a block pads it
+    tips = tapered_tips(np.stack([padded, stem]), [len(bar), len(stem)], np.array(seven.free_ends),
+                        np.array([10.0, 10.0]), taper=20.0)
+    (bar_start,), (stem_end,) = (tip.dots for tip in tips)  # a dot only where the pen lifts
+    assert bar_start[2] == stem_end[2] == pytest.approx(10.0 * TIP_WIDTH / 2 - 0.5)
+    assert bar_start[:2] == pytest.approx(bar[0].tolist()) and stem_end[:2] == pytest.approx(stem[-1].tolist())
+    assert tips[0].tail == [] and tips[0].span[1] == len(bar)  # the corner: the stroke's own last point
+    assert tips[1].head == [] and tips[1].span[0] == 0
+    assert [len(tip.outlines) for tip in tips] == [1, 1]
