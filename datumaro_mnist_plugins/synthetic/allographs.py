@@ -266,16 +266,16 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
 #: real MNIST digits of that class (half of ``mnist-dev``; confirmed on the other half); no pixels kept.
 #: The fit depends on the allographs: refit it after changing them.
 CLASS_SHAPE: Dict[int, Tuple[float, float, float, float, float]] = {
-    0: (9.0, 1.08, 0.08, 0.053, 0.0),
-    1: (4.0, 0.94, -0.2, 0.0, -0.1),
-    2: (-2.0, 1.0, -0.03, 0.12, -0.1),
-    3: (-7.0, 1.02, -0.06, -0.06, -0.1),
-    4: (4.5, 0.99, -0.09, -0.052, 0.35),
-    5: (1.5, 1.03, 0.0, -0.054, 0.3),
-    6: (-2.5, 1.02, 0.12, 0.03, 0.0),
-    7: (3.0, 1.2, 0.17, 0.015, -0.15),
-    8: (4.0, 0.93, -0.01, -0.008, 0.6),
-    9: (3.0, 0.87, 0.02, -0.015, 0.1),
+    0: (8.5, 1.08, 0.08, 0.046, -0.05),
+    1: (4.0, 0.9, -0.18, 0.0, -0.1),
+    2: (-5.0, 1.06, -0.03, 0.12, -0.125),
+    3: (-7.0, 1.11, -0.05, -0.06, -0.15),
+    4: (6.5, 0.95, -0.11, -0.037, 0.225),
+    5: (3.0, 1.09, -0.01, -0.024, 0.2),
+    6: (-1.5, 1.02, 0.14, 0.045, 0.1),
+    7: (5.0, 1.19, 0.17, 0.008, -0.15),
+    8: (4.0, 0.95, 0.01, -0.008, 0.6),
+    9: (5.0, 0.83, -0.01, 0.0, 0.125),
 }
 
 #: digit -> its pen width relative to the style's: real MNIST 1s are drawn with a heavier stroke than the
