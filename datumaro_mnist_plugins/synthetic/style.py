@@ -72,7 +72,7 @@ class DigitStyle:
     softness: float = 1.0
     #: Pen ends: where the pen lifts, a curved stroke narrows to half its width over its last ``taper``
     #: pixels (of a 28-pixel image; a third of a short stroke at most); 0 = full width to a round end.
-    taper: float = 2.5
+    taper: float = 1.5
 
     def __post_init__(self) -> None:
         size = self.image_size
