@@ -35,7 +35,7 @@ class Tip(NamedTuple):
     span: Tuple[int, int]
     tail: List[float]
     outlines: Tuple[List[float], ...]
-    dots: Tuple[Tuple[float, float, float], ...]
+    dots: Tuple[Sequence[float], ...]
 
 
 #: Points along each narrowing end (its outline's vertices on either side): the same for every stroke,
@@ -84,16 +84,14 @@ def tapered_tips(paths: np.ndarray, lengths: Sequence[int], free: np.ndarray, wi
     half = 0.5 * widths[:, None] * (TIP_WIDTH + (1.0 - TIP_WIDTH) * fraction)
     starts, ends = _points_at(paths, along, np.hstack([reach * fraction, total - reach * fraction[::-1]]))[0].reshape(
         len(paths), 2, _TIP_POINTS, 2).transpose(1, 0, 2, 3)
-    first = (along < reach).sum(axis=1).tolist()
-    last = (along < total - reach).sum(axis=1).tolist()
+    free_start, free_end = free[:, 0], free[:, 1]
+    spans = zip(np.where(free_start, (along < reach).sum(axis=1), 0).tolist(),
+                np.where(free_end, (along < total - reach).sum(axis=1), lengths).tolist())
+    radii = half[:, :1] - 0.5
+    dots = zip(np.hstack([starts[:, 0], radii]).tolist(), np.hstack([ends[:, -1], radii]).tolist())
     outlines = zip(_outline(starts, half), _outline(ends, half[:, ::-1]))
-    starts, ends, radii = starts.tolist(), ends.tolist(), (half[:, 0] - 0.5).tolist()
-    tips = []
-    for start, end, radius, count, a, b, (free_start, free_end), shapes in zip(
-            starts, ends, radii, lengths, first, last, free.tolist(), outlines):
-        dots = ((*start[0], radius),) if free_start else ()
-        dots += ((*end[-1], radius),) if free_end else ()
-        kept = tuple(shape for shape, keep in zip(shapes, (free_start, free_end)) if keep)
-        tips.append(Tip(start[-1] if free_start else [], (a if free_start else 0, b if free_end else count),
-                        end[0] if free_end else [], kept, dots))
-    return tips
+    rows = zip(starts[:, -1].tolist(), spans, ends[:, 0].tolist(), outlines, dots, free.tolist())
+    return [Tip(head if at_start else [], span, tail if at_end else [],
+                shapes if at_start and at_end else shapes[:1] if at_start else shapes[1:],
+                marks if at_start and at_end else marks[:1] if at_start else marks[1:])
+            for head, span, tail, shapes, marks, (at_start, at_end) in rows]
