@@ -21,7 +21,7 @@ import bisect
 import math
 import threading
 from functools import lru_cache
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -123,7 +123,7 @@ def draw_scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Se
 
 
 def _draw_strokes(draw, canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool],
-                  widths: List[float], tips: Optional[Sequence[Optional[Tip]]] = None) -> None:
+                  widths: List[float], tips: Optional[Dict[int, Tip]] = None) -> None:
     """Draw on *draw*, a Pillow core drawing context (``ImageDraw.Draw(image).draw``): the calls
     ``ImageDraw`` makes for ``line``, ``ellipse`` and ``polygon`` with fill 255, without its Python
     layer (a fifth of a digit's drawing). A stroke with a :class:`.tips.Tip` gets narrowing ends, the
@@ -131,7 +131,7 @@ def _draw_strokes(draw, canvas_points: np.ndarray, bounds: Sequence[int], open_s
     flat = canvas_points.ravel().tolist()
     line, ellipse = draw.draw_lines, draw.draw_ellipse
     for i, (start, stop, pen, has_ends) in enumerate(zip(bounds, bounds[1:], widths, open_strokes)):
-        tip = tips[i] if tips else None
+        tip = tips.get(i) if tips else None
         points = flat[2 * start : 2 * stop] if tip is None else (
             tip.head + flat[2 * (start + tip.span[0]) : 2 * (start + tip.span[1])] + tip.tail)
         if tip is not None:  # the middle at full width, each free end an outline narrowing to a dot
@@ -210,8 +210,8 @@ def tone_of(ink: float, softness: float, size: int) -> Tuple[float, float]:
 
 
 def scan(canvas_points: np.ndarray, bounds: Sequence[int], open_strokes: Sequence[bool], widths: List[float],
-         canvas_size: int, box: int, tips: Optional[Sequence[Optional[Tip]]] = None):
-    """Draw the pen path (:func:`draw_scan`; *tips*: each stroke's narrowing ends, if any) and
+         canvas_size: int, box: int, tips: Optional[Dict[int, Tip]] = None):
+    """Draw the pen path (:func:`draw_scan`; *tips*: the narrowing ends of strokes, by index) and
     area-average its inked square into ``box`` x ``box``: the coverage, a Pillow core image."""
     canvas, draw = _blank_canvas(canvas_size)
     _draw_strokes(draw, canvas_points, bounds, open_strokes, widths, tips)

@@ -284,29 +284,24 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
     return scans
 
 
-def _tips(dense: np.ndarray, order: Sequence[_Pen], starts: List[int], taper: float) -> List[Optional[list]]:
-    """Each digit's strokes' narrowing ends (:func:`.tips.tapered_tips`; None for a stroke whose ends
-    are all corners or loops), the digits in *dense*'s *order*, their paths at *starts*."""
+def _tips(dense: np.ndarray, order: Sequence[_Pen], starts: List[int], taper: float) -> List[Optional[dict]]:
+    """Each digit's narrowing pen ends (:func:`.tips.tapered_tips`), by stroke (None: a digit none of
+    whose strokes narrow), the digits in *dense*'s *order*, their paths at *starts*."""
     if taper <= 0:
         return [None] * len(order)
-    owners, first, last, free, widths = [], [], [], [], []
-    for k, (pen, start) in enumerate(zip(order, starts)):
-        for i, a, b, ends in pen.glyph.tapered:
-            owners.append((k, i))
-            first.append(start + a)
-            last.append(start + b)
-            free.append(ends)
-            widths.append(pen.widths[i])
-    out: List[Optional[list]] = [None] * len(order)
+    owners = [(k, stroke) for k, pen in enumerate(order) for stroke in pen.glyph.tapered]
+    out: List[Optional[dict]] = [None] * len(order)
     if not owners:
         return out
-    first_, last_ = np.array(first), np.array(last)
-    lengths = last_ - first_ + 1
-    index = np.minimum(first_[:, None] + np.arange(lengths.max()), last_[:, None])  # padded by the last point
-    tips = tapered_tips(dense[index], lengths.tolist(), np.array(free), np.array(widths), taper)
-    for (k, i), tip in zip(owners, tips):
+    first = np.array([starts[k] + a for k, (_, a, _, _) in owners])
+    last = first + np.array([b - a for _, (_, a, b, _) in owners])
+    free = np.array([ends for _, (_, _, _, ends) in owners])
+    widths = np.array([order[k].widths[i] for k, (i, _, _, _) in owners])
+    index = np.minimum(first[:, None] + np.arange((last - first).max() + 1), last[:, None])  # padded by the last point
+    tips = tapered_tips(dense[index], (last - first + 1).tolist(), free, widths, taper)
+    for (k, (i, _, _, _)), tip in zip(owners, tips):
         if out[k] is None:
-            out[k] = [None] * len(order[k].glyph.free_ends)
+            out[k] = {}
         out[k][i] = tip
     return out
 
