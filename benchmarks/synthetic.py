@@ -146,9 +146,10 @@ def real_curve(real: np.ndarray, real_labels: np.ndarray, names) -> dict:
     """Each classifier's error trained on CURVE_SIZES real digits of one half, tested on the other half
     (both ways, and several draws of the smaller sizes, averaged), and the power law ``error = a * n ** b``
     through them: (sizes, errors, a, b)."""
+    part = halves(len(real))
+    parts = [(part["first"], part["second"]), (part["second"], part["first"])]
     half = len(real) // 2
     sizes = [n for n in CURVE_SIZES if n <= half]
-    parts = [(slice(0, half), slice(half, 2 * half)), (slice(half, 2 * half), slice(0, half))]
     curves = {}
     for name, make in classifiers(set(names)).items():
         errors = []

@@ -52,16 +52,15 @@ def _offsets(path: np.ndarray, half: np.ndarray) -> Tuple[np.ndarray, np.ndarray
     return path + normal * half[..., None], path - normal * half[..., None]
 
 
-def _points_at(path: np.ndarray, along: np.ndarray, where: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """The points of each row of *path* (m x n x 2) at arc lengths *where* (m x k), and for each the
-    index of the first path point at or beyond it."""
-    beyond = (along[:, None, :] < where[:, :, None]).sum(axis=2)
-    after = np.clip(beyond, 1, path.shape[1] - 1)
+def _points_at(path: np.ndarray, along: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The points of each row of *path* (m x n x 2) at arc lengths *where* (m x k), *along* being the
+    arc length at each path point (m x n)."""
+    after = np.clip((along[:, None, :] < where[:, :, None]).sum(axis=2), 1, path.shape[1] - 1)
     rows = np.arange(len(path))[:, None]
     a, b = path[rows, after - 1], path[rows, after]
     span = along[rows, after] - along[rows, after - 1]
     share = np.clip((where - along[rows, after - 1]) / np.maximum(span, 1e-9), 0.0, 1.0)
-    return a + (b - a) * share[..., None], beyond
+    return a + (b - a) * share[..., None]
 
 
 def _outline(points: np.ndarray, half: np.ndarray) -> List[list]:
@@ -82,7 +81,7 @@ def tapered_tips(paths: np.ndarray, lengths: Sequence[int], free: np.ndarray, wi
     reach = np.minimum(taper, total / 3.0)
     fraction = np.linspace(0.0, 1.0, _TIP_POINTS)  # from the end (narrow) to the full width
     half = 0.5 * widths[:, None] * (TIP_WIDTH + (1.0 - TIP_WIDTH) * fraction)
-    starts, ends = _points_at(paths, along, np.hstack([reach * fraction, total - reach * fraction[::-1]]))[0].reshape(
+    starts, ends = _points_at(paths, along, np.hstack([reach * fraction, total - reach * fraction[::-1]])).reshape(
         len(paths), 2, _TIP_POINTS, 2).transpose(1, 0, 2, 3)
     free_start, free_end = free[:, 0], free[:, 1]
     spans = zip(np.where(free_start, (along < reach).sum(axis=1), 0).tolist(),
