@@ -132,9 +132,10 @@ def _draw_strokes(draw, canvas_points: np.ndarray, bounds: Sequence[int], open_s
     line, ellipse = draw.draw_lines, draw.draw_ellipse
     for i, (start, stop, pen, has_ends) in enumerate(zip(bounds, bounds[1:], widths, open_strokes)):
         tip = tips.get(i) if tips else None
-        points = flat[2 * start : 2 * stop] if tip is None else (
-            tip.head + flat[2 * (start + tip.span[0]) : 2 * (start + tip.span[1])] + tip.tail)
-        if tip is not None:  # the middle at full width, each free end an outline narrowing to a dot
+        if tip is None:
+            points = flat[2 * start : 2 * stop]
+        else:  # the middle at full width, each free end an outline narrowing to a dot
+            points = tip.head + flat[2 * (start + tip.span[0]) : 2 * (start + tip.span[1])] + tip.tail
             for outline in tip.outlines:
                 draw.draw_polygon(outline, _INK, 1)
             for x, y, r in tip.dots:
