@@ -13,9 +13,9 @@ Why it is built this way:
 * A sample jitters the control points (points shared by two strokes stay shared: a corner stays a
   corner, a pen lift stays a gap), applies slant, rotation and aspect (after a per-class bend compiled
   in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`; and a
-  class's pen, :data:`CLASS_PEN`), and bends the pen path with an elastic distortion (Simard,
-  Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed by a Gaussian of width
-  sigma and scaled by alpha). The field moves the path's points rather than
+  class's pen and jitter, :data:`CLASS_PEN` and :data:`CLASS_JITTER`), and bends the pen path with an
+  elastic distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed
+  by a Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
 * Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
   do; a corner two strokes share keeps its width.
@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..checks import is_int_in
-from .allographs import ALLOGRAPHS, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
+from .allographs import ALLOGRAPHS, CLASS_JITTER, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
 from .style import DigitStyle, item_rng
 from .tips import tapered_tips
@@ -86,6 +86,7 @@ class _Glyph:
     #: dense point, and which ends are free.
     tapered: Tuple[Tuple[int, int, int, Tuple[bool, bool]], ...]
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
+    jitter: float = 1.0  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
@@ -99,9 +100,10 @@ def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
     return np.stack([x + 0.5, y + waist * bend], axis=1)
 
 
-def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0) -> _Glyph:
+def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0,
+             jitter: float = 1.0) -> _Glyph:
     """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`), drawn with
-    *pen* times the style's pen width."""
+    *pen* times the style's pen width, its control points jittered *jitter* times the style's."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -124,7 +126,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
     points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
     tapered = tuple((i, a, b - 1, ends) for i, (a, b, ends) in enumerate(zip(bounds, bounds[1:], free_ends))
                     if any(ends) and b - a > 2)
-    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen)
+    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen, jitter)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -133,7 +135,7 @@ def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit])
+        glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit], CLASS_JITTER[digit])
                        for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
@@ -258,7 +260,7 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
         glyph = pens[group[0]].glyph
         # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
         jitter = np.concatenate([pens[k].jitter for k in group]).reshape(len(group), *glyph.points.shape)
-        points = glyph.points + jitter * style.jitter
+        points = glyph.points + jitter * (style.jitter * glyph.jitter)
         paths.append((glyph.spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
     lengths = [len(pen.glyph.spline) for pen in order]
     starts = np.cumsum([0] + lengths[:-1])

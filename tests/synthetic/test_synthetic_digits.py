@@ -302,3 +302,22 @@ def test_only_ends_where_the_pen_lifts_narrow():
     assert tips[0].tail == [] and tips[0].span[1] == len(bar)  # the corner: the stroke's own last point
     assert tips[1].head == [] and tips[1].span[0] == 0
     assert [len(tip.outlines) for tip in tips] == [1, 1]
+
+
+def test_a_class_jitter_factor_scales_the_style_jitter():
+    """A glyph compiled with CLASS_JITTER's factor draws what the style would at that share of its
+    jitter, and every allograph of 1 (a straight stroke, which jitter only bends) carries 1's factor."""
+    from datumaro_mnist_plugins.synthetic.allographs import CLASS_JITTER
+    from datumaro_mnist_plugins.synthetic.strokes import _GLYPHS, _compile, _render
+
+    assert CLASS_JITTER[1] < 1.0 and all(glyph.jitter == CLASS_JITTER[1] for glyph in _GLYPHS[1][0])
+    neutral = (0.0, 1.0, 0.0, 0.0, 0.0)
+    bar = [[(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)]]
+    half, full = _compile("1", bar, neutral, jitter=0.5), _compile("1", bar, neutral)
+    for index in range(20):
+        drawn = _render(half, item_rng(1, "train", index), DigitStyle(jitter=0.1)).coverage
+        same = _render(full, item_rng(1, "train", index), DigitStyle(jitter=0.05)).coverage
+        assert np.array_equal(np.asarray(drawn), np.asarray(same))
+    bent = [_render(full, item_rng(1, "train", i), DigitStyle(jitter=0.1, elastic_alpha=0.0)).coverage for i in range(20)]
+    straight = [_render(half, item_rng(1, "train", i), DigitStyle(jitter=0.1, elastic_alpha=0.0)).coverage for i in range(20)]
+    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(bent, straight))
