@@ -86,7 +86,7 @@ class _Glyph:
     #: dense point, and which ends are free.
     tapered: Tuple[Tuple[int, int, int, Tuple[bool, bool]], ...]
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
-    jitter: float = 1.0  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
+    jitter: float  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
