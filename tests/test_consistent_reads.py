@@ -118,7 +118,9 @@ def test_a_reader_that_looked_just_before_a_commit_began_opens_the_new_export_wh
     assert (tmp_path / "seen.txt").read_text() == "B"
 
 
-def read_until(folder, fmt, done_flag, report):
+def read_until(folder, fmt, done_flag, report, started):
+    """Import *folder* again and again until *done_flag* exists, counting what each import saw; *started*
+    is created after the first import, so the writer commits only once the readers are reading."""
     from datumaro_mnist_plugins import files
 
     real_recover = files.recover
@@ -136,6 +138,7 @@ def read_until(folder, fmt, done_flag, report):
         except Exception as e:  # noqa: BLE001 - a mix shows as an error too (counts that disagree)
             outcome = f"error: {type(e).__name__}: {e}"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        touch(started)
     with open(report, "w") as f:
         json.dump(outcomes, f)
 
@@ -145,8 +148,17 @@ def test_imports_racing_commits_see_the_old_or_the_new_export_whole(tmp_path, fm
     versions = {name: export_files(tmp_path / name, fmt, *VERSIONS[name]) for name in VERSIONS}
     dest, done = tmp_path / "out", str(tmp_path / "done")
     export_files(dest, fmt, *VERSIONS["A"])
-    readers = [forked(lambda n=n: read_until(str(dest), fmt, done, str(tmp_path / f"r{n}.json"))) for n in range(2)]
-    writer = forked(lambda: after_each_move(lambda *_: time.sleep(0.01)) or commit_in_turn(str(dest), versions, 24))
+    started = [str(tmp_path / f"started{n}") for n in range(2)]
+    readers = [forked(lambda n=n: read_until(str(dest), fmt, done, str(tmp_path / f"r{n}.json"), started[n]))
+               for n in range(2)]
+
+    def write():  # once both readers are reading (a slow machine starts them late)
+        for path in started:
+            wait_for(path, 60.0)
+        after_each_move(lambda *_: time.sleep(0.01))
+        commit_in_turn(str(dest), versions, 24)
+
+    writer = forked(write)
     try:
         assert exit_status(writer) == 0
     finally:
@@ -160,7 +172,8 @@ def test_imports_racing_commits_see_the_old_or_the_new_export_whole(tmp_path, fm
     assert set(outcomes) <= {"A", "B"}, outcomes
     assert sum(outcomes.values()) >= 10, outcomes  # the readers did race the commits
     assert which_export(str(dest), fmt) == "B"  # 24 commits, A and B in turn: B is the last
-    assert sorted(os.listdir(tmp_path)) == sorted(["A", "B", "out", "done", "r0.json", "r1.json"])  # no lock left
+    left = ["A", "B", "out", "done", "r0.json", "r1.json", *map(osp.basename, started)]
+    assert sorted(os.listdir(tmp_path)) == sorted(left)  # no lock left
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
