@@ -118,9 +118,9 @@ def test_a_reader_that_looked_just_before_a_commit_began_opens_the_new_export_wh
     assert (tmp_path / "seen.txt").read_text() == "B"
 
 
-def read_until(folder, fmt, done_flag, report, started):
-    """Import *folder* again and again until *done_flag* exists, counting what each import saw; *started*
-    is created after the first import, so the writer commits only once the readers are reading."""
+def read_until(folder, fmt, done_flag, report, progress):
+    """Import *folder* again and again until *done_flag* exists, counting what each import saw; the count
+    so far goes to *progress* after each import, so the writer commits for as long as the readers need."""
     from datumaro_mnist_plugins import files
 
     real_recover = files.recover
@@ -138,7 +138,8 @@ def read_until(folder, fmt, done_flag, report, started):
         except Exception as e:  # noqa: BLE001 - a mix shows as an error too (counts that disagree)
             outcome = f"error: {type(e).__name__}: {e}"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        touch(started)
+        with open(progress, "w") as f:
+            f.write(str(sum(outcomes.values())))
     with open(report, "w") as f:
         json.dump(outcomes, f)
 
@@ -148,15 +149,21 @@ def test_imports_racing_commits_see_the_old_or_the_new_export_whole(tmp_path, fm
     versions = {name: export_files(tmp_path / name, fmt, *VERSIONS[name]) for name in VERSIONS}
     dest, done = tmp_path / "out", str(tmp_path / "done")
     export_files(dest, fmt, *VERSIONS["A"])
-    started = [str(tmp_path / f"started{n}") for n in range(2)]
-    readers = [forked(lambda n=n: read_until(str(dest), fmt, done, str(tmp_path / f"r{n}.json"), started[n]))
+    progress = [str(tmp_path / f"progress{n}") for n in range(2)]
+    readers = [forked(lambda n=n: read_until(str(dest), fmt, done, str(tmp_path / f"r{n}.json"), progress[n]))
                for n in range(2)]
 
-    def write():  # once both readers are reading (a slow machine starts them late)
-        for path in started:
+    def imports_so_far():
+        return [int(open(path).read() or 0) if osp.exists(path) else 0 for path in progress]
+
+    def write():  # 24 commits at least, and on until each reader has imported 5 times (a slow machine)
+        for path in progress:
             wait_for(path, 60.0)
         after_each_move(lambda *_: time.sleep(0.01))
-        commit_in_turn(str(dest), versions, 24)
+        deadline, rounds = time.monotonic() + 120.0, 0
+        while rounds < 12 or (min(imports_so_far()) < 5 and time.monotonic() < deadline):
+            commit_in_turn(str(dest), versions, 2)  # A then B: B is always the last
+            rounds += 1
 
     writer = forked(write)
     try:
@@ -171,8 +178,8 @@ def test_imports_racing_commits_see_the_old_or_the_new_export_whole(tmp_path, fm
             outcomes[outcome] = outcomes.get(outcome, 0) + times
     assert set(outcomes) <= {"A", "B"}, outcomes
     assert sum(outcomes.values()) >= 10, outcomes  # the readers did race the commits
-    assert which_export(str(dest), fmt) == "B"  # 24 commits, A and B in turn: B is the last
-    left = ["A", "B", "out", "done", "r0.json", "r1.json", *map(osp.basename, started)]
+    assert which_export(str(dest), fmt) == "B"  # A and B in turn: B is the last
+    left = ["A", "B", "out", "done", "r0.json", "r1.json", *map(osp.basename, progress)]
     assert sorted(os.listdir(tmp_path)) == sorted(left)  # no lock left
 
 
