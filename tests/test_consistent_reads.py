@@ -11,6 +11,7 @@ import json
 import os
 import os.path as osp
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,7 +155,7 @@ def test_imports_racing_commits_see_the_old_or_the_new_export_whole(tmp_path, fm
                for n in range(2)]
 
     def imports_so_far():
-        return [int(open(path).read() or 0) if osp.exists(path) else 0 for path in progress]
+        return [int(Path(path).read_text() or 0) if osp.exists(path) else 0 for path in progress]
 
     def write():  # 24 commits at least, and on until each reader has imported 5 times (a slow machine)
         for path in progress:
