@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-__all__ = ["ALLOGRAPHS", "CLASS_JITTER", "CLASS_PEN", "CLASS_SHAPE", "DIGIT_CLASSES", "Point", "Stroke"]
+__all__ = ["ALLOGRAPHS", "CLASS_ELASTIC", "CLASS_JITTER", "CLASS_PEN", "CLASS_SHAPE", "DIGIT_CLASSES", "Point", "Stroke"]
 
 DIGIT_CLASSES: Tuple[str, ...] = tuple("0123456789")
 
@@ -292,3 +292,9 @@ CLASS_PEN: Dict[int, float] = {0: 1.0, 1: 1.17, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 
 #: (it read 121 real digits as 1s). Half the jitter for 1s: SVC +0.11, kNN-3 +0.24, MLP +0.10 (30,000
 #: digits, mean of seeds 0-4; docs/synthetic-log.md). Straighter still (0.25, 0) gave the same.
 CLASS_JITTER: Dict[int, float] = {0: 1.0, 1: 0.5, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8: 1.0, 9: 1.0}
+
+#: digit -> its elastic distortion strength relative to the style's. The field bends a straight stroke
+#: into a ")" or "(": such generated 1s were kNN-3's nearest neighbours of real 7s, 2s and 5s it read as
+#: 1s (32, 25 and 21 of them, seed 0). Half the field for 1s: SVC +0.12, kNN-3 +0.32, MLP +0.08 (30,000
+#: digits, mean of seeds 0-4; docs/synthetic-log.md); a quarter gave kNN-3 +0.47 but SVC +0.06, MLP -0.00.
+CLASS_ELASTIC: Dict[int, float] = {0: 1.0, 1: 0.5, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8: 1.0, 9: 1.0}

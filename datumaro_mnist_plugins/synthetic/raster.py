@@ -78,14 +78,14 @@ def _grid(size: int) -> np.ndarray:
 
 
 
-def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: float, sigma: float) -> np.ndarray:
+def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha, sigma: float) -> np.ndarray:
     """Move the pen points of a batch of paths (``B x n x 2``), given in units of ``1 / FIELD_STEPS``
     pixel of a ``size`` image, by Simard elastic displacement fields (in the same units, up to a
     constant shift); *field* holds each path's uniforms in [0, 1), ``B x 2 x size x size`` ([dx or dy,
     row, column]).
 
     The field is Simard's: uniform [-1, 1] per pixel, smoothed by a Gaussian of width sigma, scaled by
-    alpha. It moves the pen's path, as a writer's hand wobbles, instead of resampling the image: an
+    alpha (one number, or one a path). It moves the pen's path, as a writer's hand wobbles, instead of resampling the image: an
     image resampled at 28x28 loses the solid stroke core MNIST digits have (a classifier trained on
     that blur does worse on real digits), and only the path's points need the field at all. The
     field's constant part (-alpha) is left out: the box fit that follows removes any shift. A matrix
@@ -98,7 +98,7 @@ def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: float, sigma
     product = weights_y @ field
     product *= weights_x  # in place: a broadcast product into a new array costs several times more
     smoothed = np.add.reduce(product, axis=3)  # (B, 2, n), a weighted mean of [0, 1)
-    return dense + smoothed.transpose(0, 2, 1) * (2.0 * alpha * FIELD_STEPS)
+    return dense + smoothed.transpose(0, 2, 1) * (2.0 * np.reshape(alpha, (-1, 1, 1)) * FIELD_STEPS)
 
 
 def fit_box(dense: np.ndarray, starts: np.ndarray, box, centre, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..checks import is_int_in
-from .allographs import ALLOGRAPHS, CLASS_JITTER, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
+from .allographs import ALLOGRAPHS, CLASS_ELASTIC, CLASS_JITTER, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
 from .style import DigitStyle, item_rng
 from .tips import tapered_tips
@@ -87,6 +87,7 @@ class _Glyph:
     tapered: Tuple[Tuple[int, int, int, Tuple[bool, bool]], ...]
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
     jitter: float  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
+    elastic: float  # the class's elastic strength factor (:data:`CLASS_ELASTIC`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
@@ -101,9 +102,10 @@ def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
 
 
 def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0,
-             jitter: float = 1.0) -> _Glyph:
+             jitter: float = 1.0, elastic: float = 1.0) -> _Glyph:
     """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`), drawn with
-    *pen* times the style's pen width, its control points jittered *jitter* times the style's."""
+    *pen* times the style's pen width, its control points jittered *jitter* times the style's, its path
+    distorted by *elastic* times the style's elastic strength."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -126,7 +128,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
     points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
     tapered = tuple((i, a, b - 1, ends) for i, (a, b, ends) in enumerate(zip(bounds, bounds[1:], free_ends))
                     if any(ends) and b - a > 2)
-    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen, jitter)
+    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen, jitter, elastic)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -135,7 +137,8 @@ def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[
     for digit in range(len(DIGIT_CLASSES)):
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
-        glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit], CLASS_JITTER[digit])
+        glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit], CLASS_JITTER[digit],
+                                CLASS_ELASTIC[digit])
                        for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
@@ -272,7 +275,7 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
     if style.elastic_alpha > 0:  # distort at the scale it is drawn (in field units), then refit
         dense = fit_box(dense, starts, line_box, size / 2.0, FIELD_STEPS, 0.5)
         fields = np.stack([p.field for p in pens]) if fields is None else fields
-        _wobble(dense, fields[positions], lengths, starts.tolist(), style)
+        _wobble(dense, fields[positions], [pen.glyph.elastic for pen in order], lengths, starts.tolist(), style)
     # To scan coordinates: SUPERSAMPLE scan pixels a pixel, the ink's box centred on the canvas.
     sides = (line_box * SUPERSAMPLE).tolist()
     canvas = [int(side + max(p.widths)) + 2 * SUPERSAMPLE for side, p in zip(sides, order)]
@@ -308,9 +311,10 @@ def _tips(dense: np.ndarray, order: Sequence[_Pen], starts: List[int], taper: fl
     return out
 
 
-def _wobble(dense: np.ndarray, fields: np.ndarray, lengths: List[int], starts: List[int], style: DigitStyle) -> None:
+def _wobble(dense: np.ndarray, fields: np.ndarray, factors: List[float], lengths: List[int], starts: List[int],
+            style: DigitStyle) -> None:
     """:func:`.raster.elastic` on the paths of *dense* (in place; their *fields* in the same order),
-    the paths of a length at once."""
+    each path's strength its glyph's *factor* of the style's, the paths of a length at once."""
     unit = style.image_size / 28.0
     first = 0
     for last in range(1, len(lengths) + 1):
@@ -318,6 +322,6 @@ def _wobble(dense: np.ndarray, fields: np.ndarray, lengths: List[int], starts: L
             continue
         a, b = starts[first], starts[last - 1] + lengths[first]
         slab = dense[a:b].reshape(last - first, lengths[first], 2)
-        dense[a:b] = elastic(slab, fields[first:last], style.image_size,
-                             style.elastic_alpha * unit, style.elastic_sigma * unit).reshape(-1, 2)
+        alpha = style.elastic_alpha * unit * np.array(factors[first:last])
+        dense[a:b] = elastic(slab, fields[first:last], style.image_size, alpha, style.elastic_sigma * unit).reshape(-1, 2)
         first = last

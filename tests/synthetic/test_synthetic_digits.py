@@ -321,3 +321,22 @@ def test_a_class_jitter_factor_scales_the_style_jitter():
     assert all(map(np.array_equal, drawn(half, jitter=0.1), drawn(full, jitter=0.05)))
     still = dict(jitter=0.1, elastic_alpha=0.0)
     assert not all(map(np.array_equal, drawn(half, **still), drawn(full, **still)))
+
+
+def test_a_class_elastic_factor_scales_the_style_elastic_strength():
+    """A glyph compiled with CLASS_ELASTIC's factor is distorted as the style would at that share of its
+    elastic strength, and every allograph of 1 (a straight stroke the field bends) carries 1's factor."""
+    from datumaro_mnist_plugins.synthetic.allographs import CLASS_ELASTIC
+    from datumaro_mnist_plugins.synthetic.strokes import _GLYPHS, _compile, _render
+
+    assert CLASS_ELASTIC[1] < 1.0 and all(glyph.elastic == CLASS_ELASTIC[1] for glyph in _GLYPHS[1][0])
+    assert all(glyph.elastic == CLASS_ELASTIC[d] for d in range(10) for glyph in _GLYPHS[d][0])
+    neutral = (0.0, 1.0, 0.0, 0.0, 0.0)
+    bar = [[(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)]]
+    half, full = _compile("1", bar, neutral, elastic=0.5), _compile("1", bar, neutral)
+
+    def drawn(glyph, **style):
+        return [np.asarray(_render(glyph, item_rng(2, "train", i), DigitStyle(**style)).coverage) for i in range(20)]
+
+    assert all(map(np.array_equal, drawn(half, elastic_alpha=40.0), drawn(full, elastic_alpha=20.0)))
+    assert not all(map(np.array_equal, drawn(half, elastic_alpha=40.0), drawn(full, elastic_alpha=40.0)))
