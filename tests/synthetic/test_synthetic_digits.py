@@ -304,39 +304,24 @@ def test_only_ends_where_the_pen_lifts_narrow():
     assert [len(tip.outlines) for tip in tips] == [1, 1]
 
 
-def test_a_class_jitter_factor_scales_the_style_jitter():
-    """A glyph compiled with CLASS_JITTER's factor draws what the style would at that share of its
-    jitter, and every allograph of 1 (a straight stroke, which jitter only bends) carries 1's factor."""
-    from datumaro_mnist_plugins.synthetic.allographs import CLASS_JITTER
+@pytest.mark.parametrize("factor, knob", [("jitter", "jitter"), ("elastic", "elastic_alpha")])
+def test_a_class_factor_scales_its_style_knob(factor, knob):
+    """A glyph compiled with a class's factor (CLASS_JITTER, CLASS_ELASTIC) draws what the style would at
+    that share of its knob, and every allograph carries its class's factor: 1s (a straight stroke that
+    jitter and the elastic field only bend) get less of both."""
+    from datumaro_mnist_plugins.synthetic import allographs
     from datumaro_mnist_plugins.synthetic.strokes import _GLYPHS, _compile, _render
 
-    assert CLASS_JITTER[1] < 1.0 and all(glyph.jitter == CLASS_JITTER[1] for glyph in _GLYPHS[1][0])
+    table = getattr(allographs, "CLASS_" + factor.upper())
+    assert table[1] < 1.0
+    assert all(getattr(glyph, factor) == table[digit] for digit in range(10) for glyph in _GLYPHS[digit][0])
     neutral = (0.0, 1.0, 0.0, 0.0, 0.0)
     bar = [[(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)]]
-    half, full = _compile("1", bar, neutral, jitter=0.5), _compile("1", bar, neutral)
+    half, full = _compile("1", bar, neutral, **{factor: 0.5}), _compile("1", bar, neutral)
 
     def drawn(glyph, **style):
         return [np.asarray(_render(glyph, item_rng(1, "train", i), DigitStyle(**style)).coverage) for i in range(20)]
 
-    assert all(map(np.array_equal, drawn(half, jitter=0.1), drawn(full, jitter=0.05)))
-    still = dict(jitter=0.1, elastic_alpha=0.0)
-    assert not all(map(np.array_equal, drawn(half, **still), drawn(full, **still)))
-
-
-def test_a_class_elastic_factor_scales_the_style_elastic_strength():
-    """A glyph compiled with CLASS_ELASTIC's factor is distorted as the style would at that share of its
-    elastic strength, and every allograph of 1 (a straight stroke the field bends) carries 1's factor."""
-    from datumaro_mnist_plugins.synthetic.allographs import CLASS_ELASTIC
-    from datumaro_mnist_plugins.synthetic.strokes import _GLYPHS, _compile, _render
-
-    assert CLASS_ELASTIC[1] < 1.0 and all(glyph.elastic == CLASS_ELASTIC[1] for glyph in _GLYPHS[1][0])
-    assert all(glyph.elastic == CLASS_ELASTIC[d] for d in range(10) for glyph in _GLYPHS[d][0])
-    neutral = (0.0, 1.0, 0.0, 0.0, 0.0)
-    bar = [[(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)]]
-    half, full = _compile("1", bar, neutral, elastic=0.5), _compile("1", bar, neutral)
-
-    def drawn(glyph, **style):
-        return [np.asarray(_render(glyph, item_rng(2, "train", i), DigitStyle(**style)).coverage) for i in range(20)]
-
-    assert all(map(np.array_equal, drawn(half, elastic_alpha=40.0), drawn(full, elastic_alpha=20.0)))
-    assert not all(map(np.array_equal, drawn(half, elastic_alpha=40.0), drawn(full, elastic_alpha=40.0)))
+    style = {"jitter": 0.1, "elastic_alpha": 40.0}
+    assert all(map(np.array_equal, drawn(half, **style), drawn(full, **{**style, knob: style[knob] / 2})))
+    assert not all(map(np.array_equal, drawn(half, **style), drawn(full, **style)))
