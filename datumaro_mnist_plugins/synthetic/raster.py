@@ -21,7 +21,7 @@ import bisect
 import math
 import threading
 from functools import lru_cache
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -78,18 +78,20 @@ def _grid(size: int) -> np.ndarray:
 
 
 
-def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha, sigma: float) -> np.ndarray:
+def elastic(dense: np.ndarray, field: np.ndarray, size: int, alpha: Union[float, np.ndarray],
+            sigma: float) -> np.ndarray:
     """Move the pen points of a batch of paths (``B x n x 2``), given in units of ``1 / FIELD_STEPS``
     pixel of a ``size`` image, by Simard elastic displacement fields (in the same units, up to a
     constant shift); *field* holds each path's uniforms in [0, 1), ``B x 2 x size x size`` ([dx or dy,
     row, column]).
 
     The field is Simard's: uniform [-1, 1] per pixel, smoothed by a Gaussian of width sigma, scaled by
-    alpha (one number, or one a path). It moves the pen's path, as a writer's hand wobbles, instead of resampling the image: an
-    image resampled at 28x28 loses the solid stroke core MNIST digits have (a classifier trained on
-    that blur does worse on real digits), and only the path's points need the field at all. The
-    field's constant part (-alpha) is left out: the box fit that follows removes any shift. A matrix
-    product per path and a sum along rows: each path's numbers are the ones it gets alone.
+    alpha (one number, or one a path). It moves the pen's path, as a writer's hand wobbles, instead of
+    resampling the image: an image resampled at 28x28 loses the solid stroke core MNIST digits have (a
+    classifier trained on that blur does worse on real digits), and only the path's points need the
+    field at all. The field's constant part (-alpha) is left out: the box fit that follows removes any
+    shift. A matrix product per path and a sum along rows: each path's numbers are the ones it gets
+    alone.
     """
     rows = _gaussian_rows(size, sigma)
     cells = dense.astype(np.intp)

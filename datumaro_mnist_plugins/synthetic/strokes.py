@@ -15,7 +15,7 @@ Why it is built this way:
   in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`; and a
   class's pen and jitter, :data:`CLASS_PEN` and :data:`CLASS_JITTER`), and bends the pen path with an
   elastic distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed
-  by a Gaussian of width sigma and scaled by alpha). The field moves the path's points rather than
+  by a Gaussian of width sigma and scaled by alpha, times the class's :data:`CLASS_ELASTIC`). The field moves the path's points rather than
   resampling the image, which would blur away the solid stroke core MNIST digits have.
 * Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
   do; a corner two strokes share keeps its width.
