@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-__all__ = ["ALLOGRAPHS", "CLASS_ELASTIC", "CLASS_JITTER", "CLASS_PEN", "CLASS_SHAPE", "DIGIT_CLASSES", "Point", "Stroke"]
+__all__ = [
+    "ALLOGRAPHS", "CLASS_ELASTIC", "CLASS_JITTER", "CLASS_PEN", "CLASS_SHAPE", "DIGIT_CLASSES", "Point", "Stroke",
+]
 
 DIGIT_CLASSES: Tuple[str, ...] = tuple("0123456789")
 

@@ -15,8 +15,9 @@ Why it is built this way:
   in: slant, width, waist, bow and taper fitted to MNIST's class means, :data:`CLASS_SHAPE`; and a
   class's pen and jitter, :data:`CLASS_PEN` and :data:`CLASS_JITTER`), and bends the pen path with an
   elastic distortion (Simard, Steinkraus & Platt, 2003: a uniform [-1, 1] displacement field smoothed
-  by a Gaussian of width sigma and scaled by alpha, times the class's :data:`CLASS_ELASTIC`). The field moves the path's points rather than
-  resampling the image, which would blur away the solid stroke core MNIST digits have.
+  by a Gaussian of width sigma and scaled by alpha, times the class's :data:`CLASS_ELASTIC`). The
+  field moves the path's points rather than resampling the image, which would blur away the solid
+  stroke core MNIST digits have.
 * Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
   do; a corner two strokes share keeps its width.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
@@ -128,7 +129,8 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
     points = _class_warp(np.array(list(keys), dtype=np.float64), shape)
     tapered = tuple((i, a, b - 1, ends) for i, (a, b, ends) in enumerate(zip(bounds, bounds[1:], free_ends))
                     if any(ends) and b - a > 2)
-    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered, pen, jitter, elastic)
+    return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered,
+                  pen, jitter, elastic)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -323,5 +325,6 @@ def _wobble(dense: np.ndarray, fields: np.ndarray, factors: List[float], lengths
         a, b = starts[first], starts[last - 1] + lengths[first]
         slab = dense[a:b].reshape(last - first, lengths[first], 2)
         alpha = style.elastic_alpha * unit * np.array(factors[first:last])
-        dense[a:b] = elastic(slab, fields[first:last], style.image_size, alpha, style.elastic_sigma * unit).reshape(-1, 2)
+        sigma = style.elastic_sigma * unit
+        dense[a:b] = elastic(slab, fields[first:last], style.image_size, alpha, sigma).reshape(-1, 2)
         first = last
