@@ -311,7 +311,8 @@ def compare_twin(what: str, args, style, mix, real, real_labels, default_pred) -
     print(f"twin of {what}: style {style}")
     print(f"twin class mix: {np.round(mix, 3).tolist()}")
     images, labels, _ = generate(args.train, args.seed, style, mix)
-    (acc, _, _, pred, _, _), = tstr(images, labels, real, real_labels, False, {"svc"}).values()
+    fit = tstr(images, labels, real, real_labels, False, {"svc"})["svc"]
+    acc, pred = fit.accuracy, fit.predicted
     a, b, p = mcnemar(pred == real_labels, default_pred == real_labels)
     by_half = lambda predicted: "/".join(f"{a:.2%}" for a in accuracy_by_half(predicted, real_labels)[1:])  # noqa: E731
     print(f"TSTR svc on {what}: twin {acc:.2%} ({by_half(pred)}) vs default {(default_pred == real_labels).mean():.2%} "

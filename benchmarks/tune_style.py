@@ -312,7 +312,8 @@ def check(params: Params, real: np.ndarray, labels: np.ndarray, count: int, seed
 
     with glyph_table(params.table()):
         images, train_labels, _ = generate(count, seed, params.style)
-    (acc, _, recall, predicted, _, _), = tstr(images, train_labels, real, labels, False, {"svc"}).values()
+    fit = tstr(images, train_labels, real, labels, False, {"svc"})["svc"]
+    acc, recall, predicted = fit.accuracy, fit.recall, fit.predicted
     half = len(real) // 2
     halves = [float((predicted[p] == labels[p]).mean()) for p in (slice(0, half), slice(half, None))]
     print(f"TSTR svc, {count} generated (seed {seed}): {acc:.2%} (first half {halves[0]:.2%}, second half {halves[1]:.2%})")
