@@ -6,6 +6,8 @@
     allographs.py   the hand-designed pen strokes of each digit (data)
     style.py        DigitStyle (the drawing knobs, checked) and item_rng (an item's random stream)
     strokes.py      the renderer's pen paths: allographs compiled to splines, a writer's style applied
+    spring.py       a pen with mass: the damped spring's filter of a stroke's path, as one matrix
+    tips.py         pen ends that narrow where the pen lifts: each stroke end's tapered outline
     raster.py       the renderer's pixels: elastic wobble, binary scan, MNIST's size normalization
     parallel.py     drawing on every core in ordered blocks, byte-identical whatever the worker count
     digits.py *     SyntheticDigits: the labels, kept indices and lazy images of a recipe's items

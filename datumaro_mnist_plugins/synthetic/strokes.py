@@ -18,6 +18,9 @@ Why it is built this way:
   by a Gaussian of width sigma and scaled by alpha, times the class's :data:`CLASS_ELASTIC`). The
   field moves the path's points rather than resampling the image, which would blur away the solid
   stroke core MNIST digits have.
+* In the classes of :data:`CLASS_SPRING` the pen has mass (:mod:`.spring`): a damped spring pulls it
+  along the path, so it rounds the sharp turns jittered control points make. The spring is a matrix per
+  stroke, folded into the glyph's spline matrix once per (frequency, damping) cell.
 * Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
   do; a corner two strokes share keeps its width.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
@@ -32,6 +35,8 @@ Everything a sample does is drawn from the ``numpy.random.Generator`` it is give
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
@@ -39,8 +44,10 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..checks import is_int_in
-from .allographs import ALLOGRAPHS, CLASS_ELASTIC, CLASS_JITTER, CLASS_PEN, CLASS_SHAPE, DIGIT_CLASSES, Point, Stroke
+from .allographs import (ALLOGRAPHS, CLASS_ELASTIC, CLASS_JITTER, CLASS_PEN, CLASS_SHAPE, CLASS_SPRING, DIGIT_CLASSES,
+                         Point, Stroke)
 from .raster import BOX_FRACTION, FIELD_STEPS, SUPERSAMPLE, Scan, elastic, finish, finish_numbers, fit_box, scan
+from .spring import cell_value, spring_matrix
 from .style import DigitStyle, item_rng
 from .tips import tapered_tips
 
@@ -72,7 +79,7 @@ def _catmull_rom_rows(count: int, closed: bool) -> np.ndarray:
     return np.vstack(rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per glyph: hashed by identity, as a cache key
 class _Glyph:
     """An allograph compiled for fast sampling."""
 
@@ -89,6 +96,7 @@ class _Glyph:
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
     jitter: float  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
     elastic: float  # the class's elastic strength factor (:data:`CLASS_ELASTIC`)
+    spring: bool  # whether its pen is driven by a spring (:data:`CLASS_SPRING`, :mod:`.spring`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
@@ -103,10 +111,10 @@ def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
 
 
 def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0,
-             jitter: float = 1.0, elastic: float = 1.0) -> _Glyph:
+             jitter: float = 1.0, elastic: float = 1.0, spring: bool = False) -> _Glyph:
     """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`), drawn with
     *pen* times the style's pen width, its control points jittered *jitter* times the style's, its path
-    distorted by *elastic* times the style's elastic strength."""
+    distorted by *elastic* times the style's elastic strength, its pen driven by a spring if *spring*."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -130,7 +138,7 @@ def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen
     tapered = tuple((i, a, b - 1, ends) for i, (a, b, ends) in enumerate(zip(bounds, bounds[1:], free_ends))
                     if any(ends) and b - a > 2)
     return _Glyph(name, points, np.vstack(blocks), tuple(bounds), tuple(open_strokes), free_ends, tapered,
-                  pen, jitter, elastic)
+                  pen, jitter, elastic, spring)
 
 
 def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[Tuple[Tuple[_Glyph, ...], List[float]], ...]:
@@ -140,13 +148,25 @@ def _compile_table(shapes: Dict[int, Tuple[float, ...]] = CLASS_SHAPE) -> Tuple[
         variants = ALLOGRAPHS[digit]
         weights = np.array([weight for weight, _ in variants.values()], dtype=np.float64)
         glyphs = tuple(_compile(name, strokes, shapes[digit], CLASS_PEN[digit], CLASS_JITTER[digit],
-                                CLASS_ELASTIC[digit])
+                                CLASS_ELASTIC[digit], CLASS_SPRING[digit])
                        for name, (_, strokes) in variants.items())
         table.append((glyphs, (np.cumsum(weights) / weights.sum()).tolist()))
     return tuple(table)
 
 
 _GLYPHS = _compile_table()
+
+
+@functools.lru_cache(maxsize=4096)
+def _sprung(glyph: _Glyph, frequency: float, damping: float) -> _Glyph:
+    """*glyph* with its pen driven by a spring of *frequency* and *damping* (:mod:`.spring`): each
+    stroke's rows of the spline matrix filtered, so drawing it costs what drawing *glyph* does."""
+    blocks = [spring_matrix(b - a, not is_open, frequency, damping)
+              for a, b, is_open in zip(glyph.bounds, glyph.bounds[1:], glyph.open_strokes)]
+    filtered = np.zeros((len(glyph.spline), len(glyph.spline)))
+    for a, b, block in zip(glyph.bounds, glyph.bounds[1:], blocks):
+        filtered[a:b, a:b] = block
+    return dataclasses.replace(glyph, spline=filtered @ glyph.spline)
 
 
 # --- rendering --------------------------------------------------------------------------------------
@@ -241,7 +261,11 @@ def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, st
     spread = style.stroke_width_jitter
     widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
-    return _Pen(glyph, linear, jitter, field, box, width, widths, finish_numbers(rng, box, style))
+    finishing = finish_numbers(rng, box, style)
+    u_frequency, u_damping = rng.random(2).tolist()  # the last numbers: the spring came after the others
+    if glyph.spring and style.spring_frequency[1] > 0:
+        glyph = _sprung(glyph, cell_value(style.spring_frequency, u_frequency), cell_value(style.spring_damping, u_damping))
+    return _Pen(glyph, linear, jitter, field, box, width, widths, finishing)
 
 
 def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndarray] = None) -> List[Scan]:

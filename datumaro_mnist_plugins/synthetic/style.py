@@ -25,6 +25,8 @@ PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "scale": (0.2, 1.4),
     "aspect": (0.3, 3.0),
     "ink": (0.1, 2.0),
+    "spring_frequency": (0.0, 4.0),
+    "spring_damping": (0.1, 3.0),
 }
 SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
@@ -73,6 +75,12 @@ class DigitStyle:
     #: Pen ends: where the pen lifts, a curved stroke narrows to half its width over its last ``taper``
     #: pixels (of a 28-pixel image; a third of a short stroke at most); 0 = full width to a round end.
     taper: float = 1.5
+    #: The pen's mass (:mod:`.spring`): a damped spring pulls it along its path, so it rounds sharp turns.
+    #: Natural frequency in radians a path sample (six samples between control points): higher follows
+    #: the path more closely; (0, 0) = no spring, the pen on its path.
+    spring_frequency: Tuple[float, float] = (0.3, 0.7)
+    #: Damping ratio: under 1 the pen swings a little past a fast turn.
+    spring_damping: Tuple[float, float] = (0.5, 0.9)
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -87,6 +95,9 @@ class DigitStyle:
             if not ok or not low <= value[0] <= value[1] <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
                                  f"{low} <= low <= high <= {high}")
+        if 0 < self.spring_frequency[1] and self.spring_frequency[0] < 0.05:
+            raise ValueError(f"spring_frequency: {self.spring_frequency!r} is not allowed; use (0, 0) for no "
+                             f"spring, or a pair (low, high) with 0.05 <= low <= high <= 4")
         for name, (low, high) in SCALAR_LIMITS.items():
             value = getattr(self, name)
             if not is_finite_real(value) or not low <= value <= high:

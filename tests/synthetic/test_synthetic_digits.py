@@ -160,6 +160,11 @@ BAD_STYLES = [
     ("softness", 4.5),
     ("taper", -1.0),
     ("taper", 7.0),
+    ("spring_frequency", (0.0, 0.5)),  # a pen that never moves: only (0, 0), no spring, may start at 0
+    ("spring_frequency", (0.5, 5.0)),
+    ("spring_frequency", (0.7, 0.3)),
+    ("spring_damping", (0.0, 0.9)),
+    ("spring_damping", 0.7),
 ]
 
 

@@ -1,0 +1,87 @@
+"""The spring-driven pen (synthetic/spring.py): a pen with mass rounds the turns of its path and stays on it."""
+
+import numpy as np
+import pytest
+
+from datumaro_mnist_plugins.synthetic.allographs import CLASS_SPRING
+from datumaro_mnist_plugins.synthetic.spring import CELLS, cell_value, spring_matrix
+from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
+
+CELLS_OF_DEFAULT = [(w, z) for w in (0.3, 0.5, 0.7) for z in (0.5, 0.7, 0.9)]
+
+
+def simulate(path: np.ndarray, frequency: float, damping: float, closed: bool) -> np.ndarray:
+    """The pen sample by sample, as physics has it: the reference the matrix must equal."""
+    lag = int(round(2 * damping / frequency))
+    ahead = np.arange(len(path)) + lag
+    target = path[ahead % (len(path) - 1) if closed else np.minimum(ahead, len(path) - 1)]
+    x, v, out = path[0].copy(), np.zeros(2), [path[0].copy()]
+    for t in range(1, len(path)):
+        for _ in range(4):
+            v = v + 0.25 * (frequency**2 * (target[t - 1] - x) - 2 * damping * frequency * v)
+            x = x + 0.25 * v
+        out.append(x.copy())
+    if closed:
+        out[-1] = out[0]
+    return np.array(out)
+
+
+def corner(length: int = 37) -> np.ndarray:
+    """An L: down the left side, then right along the bottom, evenly sampled."""
+    half = length // 2
+    down = np.stack([np.zeros(half + 1), np.linspace(0, 1, half + 1)], axis=1)
+    right = np.stack([np.linspace(0, 1, length - half), np.ones(length - half)], axis=1)
+    return np.vstack([down, right[1:]])
+
+
+def turning(path: np.ndarray) -> float:
+    """The sharpest turn between consecutive segments, in degrees."""
+    d = np.diff(path, axis=0)
+    angles = np.arctan2(d[:, 1], d[:, 0])
+    return float(np.degrees(np.abs(np.angle(np.exp(1j * np.diff(angles))))).max())
+
+
+@pytest.mark.parametrize("frequency, damping", CELLS_OF_DEFAULT + [(2.0, 1.5), (0.1, 0.3)])
+@pytest.mark.parametrize("closed", [False, True])
+def test_the_matrix_is_the_simulated_pen(frequency, damping, closed):
+    path = np.random.default_rng(0).normal(size=(31, 2))
+    if closed:
+        path[-1] = path[0]
+    got = spring_matrix(len(path), closed, frequency, damping) @ path
+    np.testing.assert_allclose(got, simulate(path, frequency, damping, closed), atol=1e-12)
+
+
+@pytest.mark.parametrize("frequency, damping", CELLS_OF_DEFAULT)
+def test_a_sprung_pen_rounds_a_corner_and_stays_near_its_path(frequency, damping):
+    path = corner()
+    sprung = spring_matrix(len(path), False, frequency, damping) @ path
+    assert turning(path) == pytest.approx(90.0)
+    assert turning(sprung) < 45.0  # the right angle spread over several samples
+    gaps = np.linalg.norm(sprung[:, None] - path[None], axis=2).min(axis=1)
+    assert gaps.max() < 0.1  # under two of its 18 segments: the lag's lead keeps it in place
+    assert np.array_equal(sprung[0], path[0])  # the pen starts where the stroke does
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 13, 61])
+@pytest.mark.parametrize("closed", [False, True])
+def test_a_pen_at_rest_stays_and_a_loop_stays_closed(length, closed):
+    if closed and length < 3:
+        return
+    matrix = spring_matrix(length, closed, 0.5, 0.7)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-12)  # a still target: a still pen
+    if closed:
+        assert np.array_equal(matrix[-1], matrix[0])
+
+
+def test_the_cells_cover_the_range_by_their_middles():
+    values = [cell_value((0.3, 0.7), u) for u in np.linspace(0, 1, 101)]
+    assert sorted(set(values)) == pytest.approx(0.3 + 0.4 * (np.arange(CELLS) + 0.5) / CELLS)
+
+
+def test_no_spring_draws_the_path_and_unsprung_classes_never_change():
+    """``spring_frequency: (0, 0)`` turns the spring off; a class without it draws alike either way."""
+    off = DigitStyle(spring_frequency=(0.0, 0.0))
+    for digit in range(10):
+        a, b = (np.stack([render_digit(digit, item_rng(0, "spring", i), style) for i in range(20)])
+                for style in (DigitStyle(), off))
+        assert np.array_equal(a, b) != CLASS_SPRING[digit]
