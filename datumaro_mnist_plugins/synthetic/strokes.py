@@ -35,7 +35,6 @@ Everything a sample does is drawn from the ``numpy.random.Generator`` it is give
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -158,15 +157,13 @@ _GLYPHS = _compile_table()
 
 
 @functools.lru_cache(maxsize=4096)
-def _sprung(glyph: _Glyph, frequency: float, damping: float) -> _Glyph:
-    """*glyph* with its pen driven by a spring of *frequency* and *damping* (:mod:`.spring`): each
-    stroke's rows of the spline matrix filtered, so drawing it costs what drawing *glyph* does."""
-    blocks = [spring_matrix(b - a, not is_open, frequency, damping)
-              for a, b, is_open in zip(glyph.bounds, glyph.bounds[1:], glyph.open_strokes)]
+def _sprung(glyph: _Glyph, frequency: float, damping: float) -> np.ndarray:
+    """*glyph*'s spline matrix with its pen driven by a spring of *frequency* and *damping*
+    (:mod:`.spring`): each stroke's rows filtered, so drawing it costs what drawing *glyph* does."""
     filtered = np.zeros((len(glyph.spline), len(glyph.spline)))
-    for a, b, block in zip(glyph.bounds, glyph.bounds[1:], blocks):
-        filtered[a:b, a:b] = block
-    return dataclasses.replace(glyph, spline=filtered @ glyph.spline)
+    for a, b, is_open in zip(glyph.bounds, glyph.bounds[1:], glyph.open_strokes):
+        filtered[a:b, a:b] = spring_matrix(b - a, not is_open, frequency, damping)
+    return filtered @ glyph.spline
 
 
 # --- rendering --------------------------------------------------------------------------------------
@@ -231,6 +228,7 @@ class _Pen(NamedTuple):
     item's order (its stream may be re-seeded for the next item once they are drawn)."""
 
     glyph: _Glyph
+    spline: Optional[np.ndarray]  # its sprung spline matrix (:func:`_sprung`), or None: the glyph's
     linear: List[List[float]]  # slant, stretch and rotation, transposed
     jitter: np.ndarray  # (k, 2) standard normals: the control points' jitter
     field: Optional[np.ndarray]  # (2, size, size) uniforms: the elastic field, or None
@@ -263,9 +261,10 @@ def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, st
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
     finishing = finish_numbers(rng, box, style)
     u_frequency, u_damping = rng.random(2).tolist()  # the last numbers: the spring came after the others
+    spline = None
     if glyph.spring and style.spring_frequency[1] > 0:
-        glyph = _sprung(glyph, cell_value(style.spring_frequency, u_frequency), cell_value(style.spring_damping, u_damping))
-    return _Pen(glyph, linear, jitter, field, box, width, widths, finishing)
+        spline = _sprung(glyph, cell_value(style.spring_frequency, u_frequency), cell_value(style.spring_damping, u_damping))
+    return _Pen(glyph, spline, linear, jitter, field, box, width, widths, finishing)
 
 
 def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndarray] = None) -> List[Scan]:
@@ -290,7 +289,9 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
         # Pen path: jitter the control points, then slant, stretch and rotate the whole glyph.
         jitter = np.concatenate([pens[k].jitter for k in group]).reshape(len(group), *glyph.points.shape)
         points = glyph.points + jitter * (style.jitter * glyph.jitter)
-        paths.append((glyph.spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
+        sprung = [pens[k].spline for k in group]
+        spline = glyph.spline if sprung[0] is None else np.stack(sprung)  # a glyph's pens are all sprung or none
+        paths.append((spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
     lengths = [len(pen.glyph.spline) for pen in order]
     starts = np.cumsum([0] + lengths[:-1])
     dense = np.concatenate(paths)
