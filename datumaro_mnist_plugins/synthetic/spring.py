@@ -19,7 +19,8 @@ import numpy as np
 
 __all__ = ["CELLS", "cell_value", "spring_matrix"]
 
-#: Integration substeps a path sample (semi-implicit Euler, stable for a frequency under 2 * SUBSTEPS).
+#: Integration substeps a path sample (semi-implicit Euler: stable, its spectral radius under 1, for every
+#: frequency up to 2 and damping up to 1.5, the style's limits; at frequency 4 and damping 3 it diverges).
 SUBSTEPS = 4
 
 #: Values per knob range: a digit's frequency and damping are each the middle of one of CELLS equal cells

@@ -25,8 +25,8 @@ PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "scale": (0.2, 1.4),
     "aspect": (0.3, 3.0),
     "ink": (0.1, 2.0),
-    "spring_frequency": (0.0, 4.0),
-    "spring_damping": (0.1, 3.0),
+    "spring_frequency": (0.0, 2.0),  # with the damping's limit, where the pen's integration is stable
+    "spring_damping": (0.1, 1.5),
 }
 SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
@@ -97,7 +97,7 @@ class DigitStyle:
                                  f"{low} <= low <= high <= {high}")
         if 0 < self.spring_frequency[1] and self.spring_frequency[0] < 0.05:
             raise ValueError(f"spring_frequency: {self.spring_frequency!r} is not allowed; use (0, 0) for no "
-                             f"spring, or a pair (low, high) with 0.05 <= low <= high <= 4")
+                             f"spring, or a pair (low, high) with 0.05 <= low <= high <= 2")
         for name, (low, high) in SCALAR_LIMITS.items():
             value = getattr(self, name)
             if not is_finite_real(value) or not low <= value <= high:

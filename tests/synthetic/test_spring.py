@@ -6,6 +6,7 @@ import pytest
 from datumaro_mnist_plugins.synthetic.allographs import CLASS_SPRING
 from datumaro_mnist_plugins.synthetic.spring import CELLS, cell_value, spring_matrix
 from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
+from datumaro_mnist_plugins.synthetic.style import PAIR_LIMITS
 
 CELLS_OF_DEFAULT = [(w, z) for w in (0.3, 0.5, 0.7) for z in (0.5, 0.7, 0.9)]
 
@@ -85,3 +86,26 @@ def test_no_spring_draws_the_path_and_unsprung_classes_never_change():
         a, b = (np.stack([render_digit(digit, item_rng(0, "spring", i), style) for i in range(20)])
                 for style in (DigitStyle(), off))
         assert np.array_equal(a, b) != CLASS_SPRING[digit]
+
+
+def test_at_every_allowed_frequency_and_damping_the_pen_stays_bounded():
+    """A recipe may ask for any knob within its limits: the integration must not diverge there (at
+    frequency 4 and damping 3 it grows by 1e256 over a long stroke)."""
+    top_frequency, top_damping = PAIR_LIMITS["spring_frequency"][1], PAIR_LIMITS["spring_damping"][1]
+    for frequency in np.linspace(0.05, top_frequency, 14):
+        for damping in np.linspace(PAIR_LIMITS["spring_damping"][0], top_damping, 9):
+            for closed in (False, True):
+                matrix = spring_matrix(400, closed, float(frequency), float(damping))
+                assert np.abs(matrix).sum(axis=1).max() < 10.0
+
+
+@pytest.mark.parametrize("frequency, damping", [((0.05, 0.05), (0.1, 0.1)), ((2.0, 2.0), (1.5, 1.5)),
+                                                ((2.0, 2.0), (0.1, 0.1)), ((0.05, 0.05), (1.5, 1.5))])
+def test_digits_draw_at_the_corners_of_the_knobs(frequency, damping):
+    """Something is drawn, normalized as ever; a pen that barely moves (frequency 0.05) draws a short
+    scribble, which the box fit stretches to 20 px."""
+    style = DigitStyle(spring_frequency=frequency, spring_damping=damping)
+    for digit in (k for k, sprung in CLASS_SPRING.items() if sprung):
+        image = render_digit(digit, item_rng(1, "corners", digit), style)
+        rows, cols = np.nonzero(image)
+        assert image.max() > 200 and max(np.ptp(rows), np.ptp(cols)) + 1 >= 19

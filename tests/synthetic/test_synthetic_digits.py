@@ -161,9 +161,10 @@ BAD_STYLES = [
     ("taper", -1.0),
     ("taper", 7.0),
     ("spring_frequency", (0.0, 0.5)),  # a pen that never moves: only (0, 0), no spring, may start at 0
-    ("spring_frequency", (0.5, 5.0)),
+    ("spring_frequency", (0.5, 2.5)),
     ("spring_frequency", (0.7, 0.3)),
     ("spring_damping", (0.0, 0.9)),
+    ("spring_damping", (0.5, 2.0)),  # with frequency 2, a pen whose integration diverges
     ("spring_damping", 0.7),
 ]
 
