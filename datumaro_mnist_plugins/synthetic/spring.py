@@ -51,7 +51,7 @@ def spring_matrix(length: int, closed: bool, frequency: float, damping: float) -
     rest and chases the point ``round(2 z / w)`` samples ahead (the end of an open stroke, or round a
     closed one, whose last point stays its first)."""
     if length <= 2:
-        return np.eye(length)
+        return _kept(np.eye(length))
     a, b = _step(frequency, damping)
     powers = np.empty((length, 2, 2))
     powers[0] = np.eye(2)
@@ -69,4 +69,10 @@ def spring_matrix(length: int, closed: bool, frequency: float, damping: float) -
     np.add.at(matrix, (slice(None), target), chase)
     if closed:
         matrix[-1] = matrix[0]
+    return _kept(matrix)
+
+
+def _kept(matrix: np.ndarray) -> np.ndarray:
+    """*matrix* made read-only: it is cached, so every caller shares it."""
+    matrix.setflags(write=False)
     return matrix

@@ -163,7 +163,9 @@ def _sprung(glyph: _Glyph, frequency: float, damping: float) -> np.ndarray:
     filtered = np.zeros((len(glyph.spline), len(glyph.spline)))
     for a, b, is_open in zip(glyph.bounds, glyph.bounds[1:], glyph.open_strokes):
         filtered[a:b, a:b] = spring_matrix(b - a, not is_open, frequency, damping)
-    return filtered @ glyph.spline
+    sprung = filtered @ glyph.spline
+    sprung.setflags(write=False)  # cached: every digit of this glyph and cell shares it
+    return sprung
 
 
 # --- rendering --------------------------------------------------------------------------------------
