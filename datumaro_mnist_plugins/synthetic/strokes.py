@@ -18,9 +18,9 @@ Why it is built this way:
   by a Gaussian of width sigma and scaled by alpha, times the class's :data:`CLASS_ELASTIC`). The
   field moves the path's points rather than resampling the image, which would blur away the solid
   stroke core MNIST digits have.
-* In the classes of :data:`CLASS_SPRING` the pen has mass (:mod:`.spring`): a damped spring pulls it
-  along the path, so it rounds the sharp turns jittered control points make. The spring is a matrix per
-  stroke, folded into the glyph's spline matrix once per (frequency, damping) cell.
+* For a class's share of its digits, :data:`CLASS_SPRING`, the pen has mass (:mod:`.spring`): a damped
+  spring pulls it along the path, so it rounds the sharp turns jittered control points make. The spring
+  is a matrix per stroke, folded into the glyph's spline matrix once per (frequency, damping) cell.
 * Where the pen lifts, a curved stroke narrows to half its width (:mod:`.tips`), as real pen strokes
   do; a corner two strokes share keeps its width.
 * Then it is drawn and normalized the way MNIST was (:mod:`.raster`): a binary scan at a few times the
@@ -95,7 +95,7 @@ class _Glyph:
     pen: float  # the class's pen width factor (:data:`CLASS_PEN`)
     jitter: float  # the class's control-point jitter factor (:data:`CLASS_JITTER`)
     elastic: float  # the class's elastic strength factor (:data:`CLASS_ELASTIC`)
-    spring: bool  # whether its pen is driven by a spring (:data:`CLASS_SPRING`, :mod:`.spring`)
+    spring: float  # the share of its digits whose pen a spring drives (:data:`CLASS_SPRING`, :mod:`.spring`)
 
 
 def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
@@ -110,10 +110,11 @@ def _class_warp(points: np.ndarray, shape: Tuple[float, ...]) -> np.ndarray:
 
 
 def _compile(name: str, strokes: Sequence[Stroke], shape: Tuple[float, ...], pen: float = 1.0,
-             jitter: float = 1.0, elastic: float = 1.0, spring: bool = False) -> _Glyph:
+             jitter: float = 1.0, elastic: float = 1.0, spring: float = 0.0) -> _Glyph:
     """Compile an allograph, its points bent by the class's *shape* (:func:`_class_warp`), drawn with
     *pen* times the style's pen width, its control points jittered *jitter* times the style's, its path
-    distorted by *elastic* times the style's elastic strength, its pen driven by a spring if *spring*."""
+    distorted by *elastic* times the style's elastic strength, a *spring* share of its digits' pens driven
+    by a spring."""
     keys: Dict[Point, int] = {}
     for stroke in strokes:
         for point in stroke:
@@ -262,9 +263,9 @@ def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, st
     widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
     finishing = finish_numbers(rng, box, style)
-    u_frequency, u_damping = rng.random(2).tolist()  # the last numbers: the spring came after the others
+    u_frequency, u_damping, u_spring = rng.random(3).tolist()  # the last numbers: the spring came after the others
     spline = None
-    if glyph.spring and style.spring_frequency[1] > 0:
+    if u_spring < glyph.spring and style.spring_frequency[1] > 0:
         spline = _sprung(glyph, cell_value(style.spring_frequency, u_frequency), cell_value(style.spring_damping, u_damping))
     return _Pen(glyph, spline, linear, jitter, field, box, width, widths, finishing)
 
@@ -278,10 +279,11 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
     are the ones it gets alone, in any block."""
     if not pens:
         return []
-    groups: Dict[int, List[int]] = {}
+    groups: Dict[Tuple[int, bool], List[int]] = {}
     for k, pen in enumerate(pens):
-        groups.setdefault(id(pen.glyph), []).append(k)
-    # The digits of a glyph together, glyphs by path length: the paths of a length lie side by side.
+        groups.setdefault((id(pen.glyph), pen.spline is None), []).append(k)
+    # The digits of a glyph together (its sprung ones apart), glyphs by path length: the paths of a length
+    # lie side by side.
     members = sorted(groups.values(), key=lambda group: len(pens[group[0]].glyph.spline))
     positions = [k for group in members for k in group]
     order = [pens[k] for k in positions]
@@ -292,7 +294,7 @@ def _scan_pens(pens: Sequence[_Pen], style: DigitStyle, fields: Optional[np.ndar
         jitter = np.concatenate([pens[k].jitter for k in group]).reshape(len(group), *glyph.points.shape)
         points = glyph.points + jitter * (style.jitter * glyph.jitter)
         sprung = [pens[k].spline for k in group]
-        spline = glyph.spline if sprung[0] is None else np.stack(sprung)  # a glyph's pens are all sprung or none
+        spline = glyph.spline if sprung[0] is None else np.stack(sprung)  # a group's pens are all sprung or none
         paths.append((spline @ (points @ np.array([pens[k].linear for k in group]))).reshape(-1, 2))
     lengths = [len(pen.glyph.spline) for pen in order]
     starts = np.cumsum([0] + lengths[:-1])

@@ -79,13 +79,16 @@ def test_the_cells_cover_the_range_by_their_middles():
     assert sorted(set(values)) == pytest.approx(0.3 + 0.4 * (np.arange(CELLS) + 0.5) / CELLS)
 
 
-def test_no_spring_draws_the_path_and_unsprung_classes_never_change():
-    """``spring_frequency: (0, 0)`` turns the spring off; a class without it draws alike either way."""
-    off = DigitStyle(spring_frequency=(0.0, 0.0))
+def test_no_spring_draws_the_path_and_each_class_springs_its_share():
+    """``spring_frequency: (0, 0)`` turns the spring off: a class without it draws alike either way, and
+    of a class with it, its :data:`CLASS_SPRING` share of the digits change (the rest are byte-identical)."""
+    off, count = DigitStyle(spring_frequency=(0.0, 0.0)), 120
     for digit in range(10):
-        a, b = (np.stack([render_digit(digit, item_rng(0, "spring", i), style) for i in range(20)])
+        a, b = (np.stack([render_digit(digit, item_rng(0, "spring", i), style) for i in range(count)])
                 for style in (DigitStyle(), off))
-        assert np.array_equal(a, b) != CLASS_SPRING[digit]
+        changed = (a != b).any(axis=(1, 2)).mean()
+        share = CLASS_SPRING[digit]
+        assert changed == share if share in (0.0, 1.0) else abs(changed - share) < 0.15, (digit, changed)
 
 
 def test_at_every_allowed_frequency_and_damping_the_pen_stays_bounded():
