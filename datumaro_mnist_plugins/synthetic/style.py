@@ -15,7 +15,7 @@ import numpy as np
 
 from ..checks import is_finite_real, is_int_in
 
-__all__ = ["DigitStyle", "PAIR_LIMITS", "SCALAR_LIMITS", "item_rng"]
+__all__ = ["DigitStyle", "MIN_SPRING_FREQUENCY", "PAIR_LIMITS", "SCALAR_LIMITS", "item_rng"]
 
 #: Allowed ranges of the style knobs: pairs are (low, high) ranges, scalars single numbers.
 PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
@@ -28,6 +28,9 @@ PAIR_LIMITS: Dict[str, Tuple[float, float]] = {
     "spring_frequency": (0.0, 2.0),  # with the damping's limit, where the pen's integration is stable
     "spring_damping": (0.1, 1.5),
 }
+#: The lowest spring frequency of a sprung pen: (0, 0) turns the spring off, but a pen that barely moves
+#: draws a scribble, so a range that starts lower is refused.
+MIN_SPRING_FREQUENCY = 0.05
 SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
     "jitter": (0.0, 0.2),
@@ -95,9 +98,10 @@ class DigitStyle:
             if not ok or not low <= value[0] <= value[1] <= high:
                 raise ValueError(f"{name}: {value!r} is not allowed; use a pair (low, high) with "
                                  f"{low} <= low <= high <= {high}")
-        if 0 < self.spring_frequency[1] and self.spring_frequency[0] < 0.05:
+        if 0 < self.spring_frequency[1] and self.spring_frequency[0] < MIN_SPRING_FREQUENCY:
             raise ValueError(f"spring_frequency: {self.spring_frequency!r} is not allowed; use (0, 0) for no "
-                             f"spring, or a pair (low, high) with 0.05 <= low <= high <= 2")
+                             f"spring, or a pair (low, high) with {MIN_SPRING_FREQUENCY} <= low <= high <= "
+                             f"{PAIR_LIMITS['spring_frequency'][1]}")
         for name, (low, high) in SCALAR_LIMITS.items():
             value = getattr(self, name)
             if not is_finite_real(value) or not low <= value <= high:

@@ -6,7 +6,7 @@ import pytest
 from datumaro_mnist_plugins.synthetic.allographs import CLASS_SPRING
 from datumaro_mnist_plugins.synthetic.spring import CELLS, cell_value, spring_matrix
 from datumaro_mnist_plugins.synthetic.strokes import DigitStyle, item_rng, render_digit
-from datumaro_mnist_plugins.synthetic.style import PAIR_LIMITS
+from datumaro_mnist_plugins.synthetic.style import MIN_SPRING_FREQUENCY, PAIR_LIMITS
 
 CELLS_OF_DEFAULT = [(w, z) for w in (0.3, 0.5, 0.7) for z in (0.5, 0.7, 0.9)]
 
@@ -95,7 +95,7 @@ def test_at_every_allowed_frequency_and_damping_the_pen_stays_bounded():
     """A recipe may ask for any knob within its limits: the integration must not diverge there (at
     frequency 4 and damping 3 it grows by 1e256 over a long stroke)."""
     top_frequency, top_damping = PAIR_LIMITS["spring_frequency"][1], PAIR_LIMITS["spring_damping"][1]
-    for frequency in np.linspace(0.05, top_frequency, 14):
+    for frequency in np.linspace(MIN_SPRING_FREQUENCY, top_frequency, 14):
         for damping in np.linspace(PAIR_LIMITS["spring_damping"][0], top_damping, 9):
             for closed in (False, True):
                 matrix = spring_matrix(400, closed, float(frequency), float(damping))
