@@ -48,7 +48,7 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
     1: {
         "bar": (6.0, (((0.5, 0.0), (0.5, 0.5), (0.5, 1.0)),)),
         "bowed": (1.5, (((0.55, 0.0), (0.47, 0.5), (0.52, 1.0)),)),
-        # Half as many flags as before: real 7s with a short bar had flagged 1s as nearest neighbours.
+        # Rare: flagged 1s are the nearest generated digits of real short-topped 7s (kNN-3 read them as 1s).
         "flag": (0.6, (((0.46, 0.17), (0.57, 0.0)), ((0.57, 0.0), (0.55, 0.5), (0.52, 1.0)))),
         "flag_base": (0.2, (
             ((0.44, 0.16), (0.55, 0.0)), ((0.55, 0.0), (0.53, 0.5), (0.52, 0.98)),
@@ -103,7 +103,7 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
             ((0.05, 0.08), (0.35, 0.0), (0.65, 0.05), (0.55, 0.28), (0.32, 0.46)),
             ((0.32, 0.46), (0.68, 0.62), (0.64, 0.88), (0.38, 1.0), (0.04, 0.88)),
         )),
-        # A third of its old weight: flat-topped 3s were kNN-3's nearest neighbours of real 5s read as 3s.
+        # Rare: flat-topped 3s are the nearest generated digits of real 5s (classifiers read them as 3s).
         "flat_top": (0.5, (
             ((0.05, 0.03), (0.68, 0.03)), ((0.68, 0.03), (0.3, 0.45)),
             ((0.3, 0.45), (0.68, 0.62), (0.62, 0.9), (0.32, 1.0), (0.03, 0.85)),
@@ -202,7 +202,7 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
         "steep": (3.0, (
             ((0.1, 0.05), (0.6, 0.03)), ((0.6, 0.03), (0.56, 0.5), (0.5, 1.0)),
         )),
-        # Barred and crossed 7s twice as often: real ones were read as 1s, beside flagged 1s.
+        # Barred and crossed 7s (below) at 1.6 and 2.0: real ones, with few generated neighbours, were read as 1s.
         "bar": (1.6, (
             ((0.02, 0.04), (0.62, 0.04)), ((0.62, 0.04), (0.48, 0.45), (0.35, 1.0)),
             ((0.22, 0.52), (0.65, 0.48)),
