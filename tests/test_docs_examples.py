@@ -228,6 +228,23 @@ def test_recipes_shown_in_the_docs_load(tmp_path):
         load_recipe(str(path))
 
 
+def test_the_recipe_reference_shows_the_defaults():
+    """The recipe whose style lists "every knob" shows each knob at its default, so the reference
+    cannot drift from ``DigitStyle`` when a default is tuned."""
+    import dataclasses
+
+    import yaml
+
+    from datumaro_mnist_plugins.synthetic.style import DigitStyle
+
+    blocks = [b for page in pages() for b in blocks_of(page) if b.language == "yaml" and "every knob" in b.text]
+    assert blocks, "the docs show no recipe with every style knob"
+    defaults = {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(DigitStyle()).items()}
+    for block in blocks:
+        assert yaml.safe_load(block.text)["style"] == defaults, f"{block.page}:{block.line}"
+
+
 def test_shown_output_is_checked():
     printed = "2026-01-01 ERROR: Failed at '/tmp/x/bad.yaml': 'style.slant' is not allowed\n"
     check_shown_output("ok", ["ERROR: Failed at '.../bad.yaml': 'style.slant' ..."], printed)
