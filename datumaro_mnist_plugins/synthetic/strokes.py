@@ -233,7 +233,7 @@ class _Pen(NamedTuple):
     glyph: _Glyph
     spline: Optional[np.ndarray]  # its sprung spline matrix (:func:`_sprung`), or None: the glyph's
     linear: List[List[float]]  # slant, stretch and rotation, transposed
-    jitter: np.ndarray  # (k, 2) standard normals: the control points' jitter
+    jitter: np.ndarray  # (k, 2) normals times the digit's spread factor: the control points' jitter
     field: Optional[np.ndarray]  # (2, size, size) uniforms: the elastic field, or None
     box: int
     width: float  # the pen's width, in output pixels
@@ -263,7 +263,9 @@ def _draw_pen(glyph: _Glyph, uniforms: List[float], rng: np.random.Generator, st
     widths = [max(width * (1.0 + spread * z), 0.5) * SUPERSAMPLE
               for z in rng.standard_normal(len(glyph.bounds) - 1).tolist()]
     finishing = finish_numbers(rng, box, style)
-    u_frequency, u_damping, u_spring = rng.random(3).tolist()  # the last numbers: the spring came after the others
+    # the last numbers: the spring came after the others, the jitter's spread after the spring
+    u_frequency, u_damping, u_spring, u_spread = rng.random(4).tolist()
+    jitter = jitter * math.exp(style.jitter_spread * (2.0 * u_spread - 1.0))
     spline = None
     if u_spring < glyph.spring and style.spring_frequency[1] > 0:
         spline = _sprung(glyph, cell_value(style.spring_frequency, u_frequency), cell_value(style.spring_damping, u_damping))

@@ -34,6 +34,7 @@ MIN_SPRING_FREQUENCY = 0.05
 SCALAR_LIMITS: Dict[str, Tuple[float, float]] = {
     "stroke_width_jitter": (0.0, 0.5),
     "jitter": (0.0, 0.2),
+    "jitter_spread": (0.0, 1.0),
     "elastic_alpha": (0.0, 200.0),
     "elastic_sigma": (0.5, 20.0),
     "noise": (0.0, 1.0),
@@ -68,6 +69,9 @@ class DigitStyle:
     #: reads real digits better (fewer wobbly generated neighbours); the slant and the strokes' pen
     #: spread above give back the variation the SVC and the MLP need.
     jitter: float = 0.05
+    #: How much the jitter varies between digits: each digit's is the style's times a factor
+    #: log-uniform in [exp(-s), exp(s)], so some digits are drawn clean and some wobbly; 0 = all alike.
+    jitter_spread: float = 0.0
     #: Elastic distortion strength and smoothness (pixels of a 28-pixel image); alpha 0 = none.
     elastic_alpha: float = 45.0
     elastic_sigma: float = 4.5

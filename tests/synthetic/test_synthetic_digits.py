@@ -148,6 +148,8 @@ BAD_STYLES = [
     ("scale", (0.0, 1.0)),
     ("aspect", (1.0,)),
     ("jitter", -0.1),
+    ("jitter_spread", -0.1),
+    ("jitter_spread", 1.5),
     ("stroke_width_jitter", 2.0),
     ("elastic_alpha", -1.0),
     ("elastic_sigma", 0.0),
@@ -284,6 +286,28 @@ def test_a_pen_lifting_off_narrows_the_ends_of_a_stroke(taper):
         middles[t] = ink[(top + bottom) // 2 - 2 : (top + bottom) // 2 + 3].mean()
     assert ends[taper] / middles[taper] < 0.8 * ends[0.0] / middles[0.0]
     assert middles[taper] == pytest.approx(middles[0.0], rel=0.12)
+
+
+@pytest.mark.parametrize("spread", [0.4, 1.0])
+def test_jitter_spread_draws_some_digits_clean_and_some_wobbly(spread):
+    """``jitter_spread``: a digit's control points move the style's jitter times a factor of its own,
+    log-uniform in [exp(-s), exp(s)]; the rest of the digit is drawn as with no spread."""
+    from datumaro_mnist_plugins.synthetic.strokes import _GLYPHS, _draw_pen
+
+    glyph = _GLYPHS[8][0][0]
+    factors = []
+    for index in range(400):
+        pens = []
+        for style in (DigitStyle(jitter_spread=0.0), DigitStyle(jitter_spread=spread)):
+            rng = item_rng(0, "spread", index)
+            pens.append(_draw_pen(glyph, rng.random(5).tolist(), rng, style))
+        ratio = pens[1].jitter / pens[0].jitter
+        assert np.allclose(ratio, ratio.flat[0])  # one factor a digit
+        assert pens[1].widths == pens[0].widths and pens[1].linear == pens[0].linear
+        factors.append(float(ratio.flat[0]))
+    logs = np.log(factors) / spread
+    assert logs.min() >= -1 - 1e-9 and logs.max() <= 1 + 1e-9
+    assert logs.min() < -0.9 and logs.max() > 0.9 and abs(logs.mean()) < 0.1  # uniform over the range
 
 
 def test_only_ends_where_the_pen_lifts_narrow():
