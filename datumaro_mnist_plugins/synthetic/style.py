@@ -88,11 +88,13 @@ class DigitStyle:
     softness: float = 1.0
     #: Pen ends: where the pen lifts, a curved stroke narrows to half its width over its last ``taper``
     #: pixels (of a 28-pixel image; a third of a short stroke at most); 0 = full width to a round end.
-    #: Longer ends tell generated digits from real ones more easily (two-sample 0.754 at 2.5 px).
+    #: 2 keeps the MLP level beside the jitter's spread (with 1.5 it lost 0.1-0.2 where kNN-3 gained);
+    #: longer ends tell generated digits from real ones more easily (two-sample 0.754 at 2.5).
     taper: float = 2.0
     #: The pen's mass (:mod:`.spring`): a damped spring pulls it along its path, so it rounds sharp turns.
     #: Natural frequency in radians a path sample (six samples between control points): higher follows
-    #: the path more closely; (0, 0) = no spring, the pen on its path.
+    #: the path more closely; (0, 0) = no spring, the pen on its path. Slower than the (0.3, 0.7) of
+    #: before, beside the jitter's spread: rounder turns for kNN-3 (+0.14 alone, seeds 0-4).
     spring_frequency: Tuple[float, float] = (0.25, 0.55)
     #: Damping ratio: under 1 the pen swings a little past a fast turn.
     spring_damping: Tuple[float, float] = (0.5, 0.9)
