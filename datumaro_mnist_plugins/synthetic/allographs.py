@@ -54,6 +54,12 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
             ((0.44, 0.16), (0.55, 0.0)), ((0.55, 0.0), (0.53, 0.5), (0.52, 0.98)),
             ((0.36, 1.0), (0.52, 0.99), (0.68, 1.0)),
         )),
+        # A long flag over a wide foot: the real 1s the SVC misread most often (as 3s and 2s) had no
+        # generated neighbour of their kind. The foot keeps them apart from short-topped 7s.
+        "flag_foot": (0.8, (
+            ((0.3, 0.28), (0.56, 0.0)), ((0.56, 0.0), (0.55, 0.5), (0.55, 0.98)),
+            ((0.28, 1.0), (0.55, 0.99), (0.82, 1.0)),
+        )),
     },
     2: {
         "plain": (3.0, (
