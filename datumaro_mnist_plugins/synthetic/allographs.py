@@ -55,8 +55,9 @@ ALLOGRAPHS: Dict[int, Dict[str, Tuple[float, Tuple[Stroke, ...]]]] = {
             ((0.36, 1.0), (0.52, 0.99), (0.68, 1.0)),
         )),
         # A long flag over a wide foot: the real 1s the SVC misread most often (as 3s and 2s) had no
-        # generated neighbour of their kind. The foot keeps them apart from short-topped 7s; wider feet
-        # and longer flags than these (0.28-0.82 and from 0.3, 0.28) raised all three classifiers again.
+        # generated neighbour of their kind, and the foot keeps them apart from short-topped 7s. First
+        # drawn narrower (a foot from 0.28 to 0.82, the flag from (0.3, 0.28)); this wider one raised all
+        # three classifiers again (docs/synthetic-log.md).
         "flag_foot": (0.8, (
             ((0.22, 0.34), (0.56, 0.0)), ((0.56, 0.0), (0.55, 0.5), (0.55, 0.98)),
             ((0.18, 1.0), (0.55, 0.99), (0.92, 1.0)),
