@@ -25,11 +25,10 @@ import argparse
 import json
 import os.path as osp
 import sys
-import warnings
 
 import numpy as np
 
-from synthetic import DEFAULT_DATA, classifiers, flat, generate, load_real
+from synthetic import DEFAULT_DATA, generate, load_real, tstr
 
 from datumaro_mnist_plugins.synthetic.style import DigitStyle
 
@@ -69,17 +68,17 @@ def style_at(u: np.ndarray) -> DigitStyle:
 def scores(u: np.ndarray, seed: int, real: np.ndarray, labels: np.ndarray) -> dict:
     """TSTR (percent) of each classifier trained on COUNT digits of the style at *u*, on *seed*."""
     images, train_labels, _ = generate(COUNT, seed, style_at(u))
-    out = {}
-    for name, make in classifiers(set(PARTS)).items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the MLP's "not converged" at a fixed epoch budget
-            predicted = make().fit(flat(images), train_labels).predict(flat(real))
-        out[name] = round(100 * float((predicted == labels).mean()), 2)
-    return out
+    fits = tstr(images, train_labels, real, labels, False, set(PARTS))
+    return {name: round(100 * fit.accuracy, 2) for name, fit in fits.items()}
 
 
 def read_rows(paths: list[str]) -> list[dict]:
-    return [json.loads(line) for path in paths if osp.exists(path) for line in open(path) if line.strip()]
+    """The measured rows of these JSON-lines files (a missing file has none yet)."""
+    rows = []
+    for path in (p for p in paths if osp.exists(p)):
+        with open(path) as fh:
+            rows += [json.loads(line) for line in fh if line.strip()]
+    return rows
 
 
 def run(jobs: list[tuple[str, int, np.ndarray]], out: str, lane: tuple[int, int], real, labels) -> None:
